@@ -1,0 +1,158 @@
+// Package hashmap is the heap state backend: keyed state lives in Go maps as
+// Go values, so reads and writes cost a map access and no serialization.
+// State is encoded only when it is enumerated for a snapshot.
+//
+// A Backend and its tables belong to one operator subtask and are used from
+// that subtask's goroutine only.
+package hashmap
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/serde"
+)
+
+// Backend holds the keyed state of one operator subtask whose keys have type
+// K.
+type Backend[K comparable] struct {
+	cur    K
+	hasher func(K) uint64
+	keySer serde.Serializer[K]
+	now    func() int64
+	tables []backend.Table
+	byName map[string]backend.Table
+}
+
+// New returns an empty backend. hash must be the key type's stable hash and
+// now the processing-time clock in epoch milliseconds (used for TTL).
+func New[K comparable](keySer serde.Serializer[K], hash func(K) uint64, now func() int64) *Backend[K] {
+	return &Backend[K]{hasher: hash, keySer: keySer, now: now, byName: map[string]backend.Table{}}
+}
+
+// SetCurrentKey scopes every table of b to key k.
+func (b *Backend[K]) SetCurrentKey(k K) { b.cur = k }
+
+// CurrentKey returns the key set last.
+func (b *Backend[K]) CurrentKey() K { return b.cur }
+
+// Tables implements backend.Keyed.
+func (b *Backend[K]) Tables() []backend.Table { return b.tables }
+
+// Table implements backend.Keyed.
+func (b *Backend[K]) Table(name string) backend.Table { return b.byName[name] }
+
+func (b *Backend[K]) register(t backend.Table) error {
+	if old, ok := b.byName[t.Name()]; ok {
+		return fmt.Errorf("hashmap: state %q is already registered as %s state", t.Name(), old.Kind())
+	}
+	b.byName[t.Name()] = t
+	b.tables = append(b.tables, t)
+	return nil
+}
+
+// lookup returns the table already registered under name if it has type T.
+func lookup[T backend.Table](b interface{ Table(string) backend.Table }, name string) (T, bool, error) {
+	var zero T
+	old := b.Table(name)
+	if old == nil {
+		return zero, false, nil
+	}
+	t, ok := old.(T)
+	if !ok {
+		return zero, false, fmt.Errorf("hashmap: state %q is already registered as %s state with other types", name, old.Kind())
+	}
+	return t, true, nil
+}
+
+type nsKey[K, N comparable] struct {
+	k K
+	n N
+}
+
+type entry[V any] struct {
+	v   V
+	exp int64 // expiry in epoch ms; 0 = never
+}
+
+// TTL configures time-to-live of a table's entries, in processing time.
+type TTL struct {
+	// Millis is the lifetime in milliseconds; 0 disables TTL.
+	Millis int64
+	// RefreshOnRead also restarts the lifetime when an entry is read.
+	RefreshOnRead bool
+}
+
+// table holds what every typed table shares.
+type table[K, N comparable] struct {
+	b     *Backend[K]
+	name  string
+	kind  backend.Kind
+	ns    N
+	nsSer serde.Serializer[N]
+	ttl   TTL
+}
+
+func (t *table[K, N]) Name() string       { return t.name }
+func (t *table[K, N]) Kind() backend.Kind { return t.kind }
+
+// SetNamespace scopes the table to namespace n (for example a window).
+func (t *table[K, N]) SetNamespace(n N) { t.ns = n }
+
+func (t *table[K, N]) key() nsKey[K, N] { return nsKey[K, N]{t.b.cur, t.ns} }
+
+func (t *table[K, N]) expiry() int64 {
+	if t.ttl.Millis == 0 {
+		return 0
+	}
+	return t.b.now() + t.ttl.Millis
+}
+
+func (t *table[K, N]) expired(exp int64) bool {
+	return exp != 0 && exp <= t.b.now()
+}
+
+// sortedEntries encodes the given keys' entries in range r and calls fn in
+// (hash, key, namespace) order.
+func sortedEntries[K, N comparable](t *table[K, N], r keyspace.Range, keys []nsKey[K, N], value func(dst []byte, k nsKey[K, N]) ([]byte, bool), fn func(backend.Entry) error) error {
+	type item struct {
+		hash    uint64
+		key, ns []byte
+		k       nsKey[K, N]
+	}
+	items := make([]item, 0, len(keys))
+	for _, k := range keys {
+		h := t.b.hasher(k.k)
+		if !r.Contains(h) {
+			continue
+		}
+		items = append(items, item{hash: h, key: t.b.keySer.Append(nil, k.k), ns: t.nsSer.Append(nil, k.n), k: k})
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if a.hash != b.hash {
+			if a.hash < b.hash {
+				return -1
+			}
+			return 1
+		}
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ns, b.ns)
+	})
+	var buf []byte
+	for _, it := range items {
+		var ok bool
+		buf, ok = value(buf[:0], it.k)
+		if !ok {
+			continue
+		}
+		if err := fn(backend.Entry{Hash: it.hash, Key: it.key, Namespace: it.ns, Value: buf}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

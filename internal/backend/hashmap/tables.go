@@ -1,0 +1,266 @@
+package hashmap
+
+import (
+	"encoding/binary"
+	"iter"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/serde"
+)
+
+// Value is a table holding one value per (key, namespace).
+type Value[K, N comparable, V any] struct {
+	table[K, N]
+	m      map[nsKey[K, N]]entry[V]
+	valSer serde.Serializer[V]
+}
+
+// NewValue registers a value table named name in b, or returns the one
+// already registered under that name if its types match.
+func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.Kind, nsSer serde.Serializer[N], valSer serde.Serializer[V], ttl TTL) (*Value[K, N, V], error) {
+	if t, ok, err := lookup[*Value[K, N, V]](b, name); ok || err != nil {
+		return t, err
+	}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]entry[V]{}, valSer: valSer}
+	return t, b.register(t)
+}
+
+// Get returns the value for the current key and namespace.
+func (t *Value[K, N, V]) Get() (V, bool) {
+	k := t.key()
+	e, ok := t.m[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	if e.exp != 0 {
+		if t.expired(e.exp) {
+			delete(t.m, k)
+			var zero V
+			return zero, false
+		}
+		if t.ttl.RefreshOnRead {
+			e.exp = t.expiry()
+			t.m[k] = e
+		}
+	}
+	return e.v, true
+}
+
+// Put sets the value for the current key and namespace.
+func (t *Value[K, N, V]) Put(v V) { t.m[t.key()] = entry[V]{v: v, exp: t.expiry()} }
+
+// Clear removes the value for the current key and namespace.
+func (t *Value[K, N, V]) Clear() { delete(t.m, t.key()) }
+
+// Len implements backend.Table.
+func (t *Value[K, N, V]) Len() int { return len(t.m) }
+
+// Entries implements backend.Table.
+func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	keys := make([]nsKey[K, N], 0, len(t.m))
+	for k := range t.m {
+		keys = append(keys, k)
+	}
+	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
+		e := t.m[k]
+		if t.expired(e.exp) {
+			return dst, false
+		}
+		return t.valSer.Append(dst, e.v), true
+	}, fn)
+}
+
+// List is a table holding a list per (key, namespace).
+type List[K, N comparable, V any] struct {
+	table[K, N]
+	m      map[nsKey[K, N]][]entry[V]
+	valSer serde.Serializer[V]
+}
+
+// NewList registers a list table; see NewValue.
+func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Serializer[N], valSer serde.Serializer[V], ttl TTL) (*List[K, N, V], error) {
+	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
+		return t, err
+	}
+	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]][]entry[V]{}, valSer: valSer}
+	return t, b.register(t)
+}
+
+// All yields the live elements of the current key and namespace in
+// insertion order.
+func (t *List[K, N, V]) All() iter.Seq[V] {
+	return func(yield func(V) bool) {
+		for _, e := range t.m[t.key()] {
+			if t.expired(e.exp) {
+				continue
+			}
+			if !yield(e.v) {
+				return
+			}
+		}
+	}
+}
+
+// Len implements backend.Table.
+func (t *List[K, N, V]) Len() int { return len(t.m) }
+
+// Add appends v to the current list.
+func (t *List[K, N, V]) Add(v V) {
+	k := t.key()
+	t.m[k] = append(t.m[k], entry[V]{v: v, exp: t.expiry()})
+}
+
+// Update replaces the current list with vs; an empty vs clears it.
+func (t *List[K, N, V]) Update(vs []V) {
+	if len(vs) == 0 {
+		t.Clear()
+		return
+	}
+	exp := t.expiry()
+	l := make([]entry[V], len(vs))
+	for i, v := range vs {
+		l[i] = entry[V]{v: v, exp: exp}
+	}
+	t.m[t.key()] = l
+}
+
+// Clear removes the current list.
+func (t *List[K, N, V]) Clear() { delete(t.m, t.key()) }
+
+// Empty reports whether the current list has no live element.
+func (t *List[K, N, V]) Empty() bool {
+	for range t.All() {
+		return false
+	}
+	return true
+}
+
+// Entries implements backend.Table. The value is a uvarint count followed
+// by the elements.
+func (t *List[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	keys := make([]nsKey[K, N], 0, len(t.m))
+	for k := range t.m {
+		keys = append(keys, k)
+	}
+	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
+		var live []V
+		for _, e := range t.m[k] {
+			if !t.expired(e.exp) {
+				live = append(live, e.v)
+			}
+		}
+		if len(live) == 0 {
+			return dst, false
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(live)))
+		for _, v := range live {
+			dst = t.valSer.Append(dst, v)
+		}
+		return dst, true
+	}, fn)
+}
+
+// Map is a table holding a map from UK to UV per (key, namespace).
+type Map[K, N, UK comparable, UV any] struct {
+	table[K, N]
+	m      map[nsKey[K, N]]map[UK]entry[UV]
+	ukSer  serde.Serializer[UK]
+	uvSer  serde.Serializer[UV]
+}
+
+// NewMap registers a map table; see NewValue.
+func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde.Serializer[N], ukSer serde.Serializer[UK], uvSer serde.Serializer[UV], ttl TTL) (*Map[K, N, UK, UV], error) {
+	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
+		return t, err
+	}
+	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]map[UK]entry[UV]{}, ukSer: ukSer, uvSer: uvSer}
+	return t, b.register(t)
+}
+
+// Get returns the value under uk in the current map.
+func (t *Map[K, N, UK, UV]) Get(uk UK) (UV, bool) {
+	m := t.m[t.key()]
+	e, ok := m[uk]
+	if !ok || t.expired(e.exp) {
+		if ok {
+			delete(m, uk)
+		}
+		var zero UV
+		return zero, false
+	}
+	if e.exp != 0 && t.ttl.RefreshOnRead {
+		e.exp = t.expiry()
+		m[uk] = e
+	}
+	return e.v, true
+}
+
+// Put sets uk to uv in the current map.
+func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
+	k := t.key()
+	m := t.m[k]
+	if m == nil {
+		m = map[UK]entry[UV]{}
+		t.m[k] = m
+	}
+	m[uk] = entry[UV]{v: uv, exp: t.expiry()}
+}
+
+// Remove deletes uk from the current map.
+func (t *Map[K, N, UK, UV]) Remove(uk UK) {
+	k := t.key()
+	m := t.m[k]
+	delete(m, uk)
+	if len(m) == 0 {
+		delete(t.m, k)
+	}
+}
+
+// All yields the live entries of the current map in unspecified order.
+func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
+	return func(yield func(UK, UV) bool) {
+		for uk, e := range t.m[t.key()] {
+			if t.expired(e.exp) {
+				continue
+			}
+			if !yield(uk, e.v) {
+				return
+			}
+		}
+	}
+}
+
+// Clear removes the current map.
+func (t *Map[K, N, UK, UV]) Clear() { delete(t.m, t.key()) }
+
+// Len implements backend.Table.
+func (t *Map[K, N, UK, UV]) Len() int { return len(t.m) }
+
+// Entries implements backend.Table. The value is a uvarint count followed
+// by (user key, user value) pairs sorted by encoded user key.
+func (t *Map[K, N, UK, UV]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	keys := make([]nsKey[K, N], 0, len(t.m))
+	for k := range t.m {
+		keys = append(keys, k)
+	}
+	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
+		type kv struct{ k, v []byte }
+		var kvs []kv
+		for uk, e := range t.m[k] {
+			if !t.expired(e.exp) {
+				kvs = append(kvs, kv{t.ukSer.Append(nil, uk), t.uvSer.Append(nil, e.v)})
+			}
+		}
+		if len(kvs) == 0 {
+			return dst, false
+		}
+		sortKVs(kvs, func(a kv) []byte { return a.k })
+		dst = binary.AppendUvarint(dst, uint64(len(kvs)))
+		for _, e := range kvs {
+			dst = append(append(dst, e.k...), e.v...)
+		}
+		return dst, true
+	}, fn)
+}

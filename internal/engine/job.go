@@ -1,0 +1,376 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Clock is the source of processing time. Tests substitute a manual clock.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f on its own goroutine after d.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc call.
+type Timer interface {
+	Stop() bool
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// AfterFunc wraps time.AfterFunc.
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Options configure a run.
+type Options struct {
+	// Parallelism is the default parallelism of nodes that set none.
+	// Defaults to 1.
+	Parallelism int
+	// Clock gives processing time. Defaults to SystemClock.
+	Clock Clock
+	// Logger receives the engine's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 1
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// job is one run of a graph.
+type job struct {
+	opts  Options
+	done  <-chan struct{}
+	pools map[*Edge]*sync.Pool
+	plan  *Plan
+}
+
+func (j *job) now() int64 { return j.opts.Clock.Now().UnixMilli() }
+
+// Run executes the graph made of nodes until every task has finished, the
+// context is cancelled, or a task fails; a failure cancels every other task
+// and Run returns the first error. Run returns only after every goroutine it
+// started has exited.
+func Run(ctx context.Context, nodes []*Node, opts Options) error {
+	opts.ensureDefaults()
+	plan, err := Compile(nodes, opts.Parallelism)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	j := &job{opts: opts, done: ctx.Done(), pools: map[*Edge]*sync.Pool{}, plan: plan}
+	tasks, err := j.build()
+	if err != nil {
+		return err
+	}
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.run(); err != nil {
+				mu.Lock()
+				if firstErr == nil && !errors.Is(err, errAborted) {
+					firstErr = fmt.Errorf("%s (subtask %d/%d): %w", t.name, t.subtask+1, t.parallelism, err)
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		// Cancelled from outside (or by a task that then reported nothing).
+		if cerr := context.Cause(ctx); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+	return nil
+}
+
+// Plan is a graph resolved for execution: parallelism per node, partitioner
+// per edge and which edges are chained.
+type Plan struct {
+	Nodes       []*Node
+	Parallelism map[*Node]int
+	Partition   map[*Edge]Partition
+	Chained     map[*Edge]bool
+}
+
+// Compile validates the graph and resolves parallelism, partitioning and
+// chaining.
+func Compile(nodes []*Node, defaultParallelism int) (*Plan, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("engine: the job has no operators")
+	}
+	p := &Plan{Nodes: nodes, Parallelism: map[*Node]int{}, Partition: map[*Edge]Partition{}, Chained: map[*Edge]bool{}}
+	hasSink := false
+	for _, n := range nodes {
+		par := n.Parallelism
+		if par <= 0 {
+			par = defaultParallelism
+		}
+		p.Parallelism[n] = par
+		if n.Make == nil {
+			return nil, fmt.Errorf("engine: operator %q has no implementation", n.Name)
+		}
+		if n.Out == nil {
+			hasSink = true
+		}
+	}
+	if !hasSink {
+		return nil, errors.New("engine: the job has no sink; add one with weir.To")
+	}
+	for _, n := range nodes {
+		for _, e := range n.Outputs {
+			from, to := p.Parallelism[e.From], p.Parallelism[e.To]
+			part := e.Partition
+			switch part {
+			case PartitionDefault:
+				part = PartitionForward
+				if from != to {
+					part = PartitionRebalance
+				}
+			case PartitionForward:
+				if from != to {
+					return nil, fmt.Errorf("engine: forward edge from %q (parallelism %d) to %q (parallelism %d): both ends need the same parallelism; use Rebalance() or equal parallelism",
+						e.From.Name, from, e.To.Name, to)
+				}
+			case PartitionHash:
+				if e.KeyHash == nil {
+					return nil, fmt.Errorf("engine: hash edge into %q has no key", e.To.Name)
+				}
+			}
+			p.Partition[e] = part
+			p.Chained[e] = part == PartitionForward && len(e.To.Inputs) == 1 &&
+				!e.From.ChainingDisabled && !e.To.ChainingDisabled
+		}
+	}
+	return p, nil
+}
+
+// IsHead reports whether n starts a chain.
+func (p *Plan) IsHead(n *Node) bool {
+	return len(n.Inputs) != 1 || !p.Chained[n.Inputs[0]]
+}
+
+// Chain returns the nodes of the chain headed by head, in chain order.
+func (p *Plan) Chain(head *Node) []*Node {
+	var out []*Node
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		out = append(out, n)
+		for _, e := range n.Outputs {
+			if p.Chained[e] {
+				walk(e.To)
+			}
+		}
+	}
+	walk(head)
+	return out
+}
+
+func (j *job) build() ([]*task, error) {
+	p := j.plan
+	// Channels for every edge that crosses tasks.
+	chans := map[*Edge][][]*channel{}
+	taskOf := map[*Node][]*task{}
+	var tasks []*task
+	for _, n := range p.Nodes {
+		if !p.IsHead(n) {
+			continue
+		}
+		par := p.Parallelism[n]
+		names := make([]string, 0, 4)
+		for _, c := range p.Chain(n) {
+			names = append(names, c.Name)
+		}
+		for i := 0; i < par; i++ {
+			t := &task{
+				job: j, name: strings.Join(names, " -> "), subtask: i, parallelism: par,
+				notify: make(chan struct{}, 1), wm: MinWatermark,
+				proc: procTimers{clock: j.opts.Clock, wake: make(chan struct{}, 1)},
+			}
+			taskOf[n] = append(taskOf[n], t)
+			tasks = append(tasks, t)
+		}
+	}
+	for _, n := range p.Nodes {
+		for _, e := range n.Outputs {
+			if p.Chained[e] {
+				continue
+			}
+			j.pools[e] = e.From.Out.newPool()
+			from, to := p.Parallelism[e.From], p.Parallelism[e.To]
+			consumers := taskOf[e.To]
+			m := make([][]*channel, from)
+			for a := 0; a < from; a++ {
+				m[a] = make([]*channel, to)
+				for b := 0; b < to; b++ {
+					if p.Partition[e] == PartitionForward && a != b {
+						continue
+					}
+					m[a][b] = &channel{ch: make(chan message, channelCapacity), notify: consumers[b].notify}
+				}
+			}
+			chans[e] = m
+		}
+	}
+	for _, n := range p.Nodes {
+		if !p.IsHead(n) {
+			continue
+		}
+		for _, t := range taskOf[n] {
+			inst, err := j.instantiate(t, n, chans)
+			if err != nil {
+				for i := len(t.closers) - 1; i >= 0; i-- {
+					_ = t.closers[i]()
+				}
+				return nil, fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err)
+			}
+			// The chain's finishers were collected children first; run
+			// them parents first.
+			for a, b := 0, len(t.finishers)-1; a < b; a, b = a+1, b-1 {
+				t.finishers[a], t.finishers[b] = t.finishers[b], t.finishers[a]
+			}
+			t.source = inst.Source
+			if len(n.Inputs) > 0 {
+				in0 := inst.Inputs[0]
+				ops := n.Inputs[0].From.Out
+				for _, e := range n.Inputs {
+					if e.Input == 0 {
+						ops = e.From.Out
+						break
+					}
+				}
+				t.headWatermark = func(wm int64) { ops.watermark(in0, wm) }
+			}
+			for _, e := range n.Inputs {
+				dst := inst.Inputs[e.Input]
+				if dst == nil {
+					return nil, fmt.Errorf("engine: operator %q has no input %d", n.Name, e.Input)
+				}
+				deliver := e.From.Out.deliverer(dst, j.pools[e])
+				for a := range chans[e] {
+					if c := chans[e][a][t.subtask]; c != nil {
+						t.inputs = append(t.inputs, &inChannel{ch: c.ch, deliver: deliver, wm: MinWatermark})
+					}
+				}
+			}
+			if t.source == nil && len(t.inputs) == 0 {
+				return nil, fmt.Errorf("engine: operator %q has neither inputs nor a source", n.Name)
+			}
+		}
+	}
+	return tasks, nil
+}
+
+// instantiate creates node n and, recursively, the nodes chained after it,
+// for task t.
+func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Instance, error) {
+	p := j.plan
+	var outs []any
+	for _, e := range n.Outputs {
+		if p.Chained[e] {
+			child, err := j.instantiate(t, e.To, chans)
+			if err != nil {
+				return nil, err
+			}
+			outs = append(outs, child.Inputs[e.Input])
+			continue
+		}
+		row := chans[e][t.subtask]
+		var targets []*channel
+		for _, c := range row {
+			if c != nil {
+				targets = append(targets, c)
+			}
+		}
+		w := n.Out.newWriter(p.Partition[e], e.KeyHash, targets, t, j.pools[e])
+		t.writers = append(t.writers, w)
+		outs = append(outs, w)
+	}
+	var out any
+	if n.Out != nil {
+		out = n.Out.fanout(outs)
+	}
+	ctx := &Context{t: t, node: n}
+	inst, err := n.Make(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	if inst.Finish != nil {
+		t.finishers = append(t.finishers, inst.Finish)
+	}
+	if inst.Close != nil {
+		t.closers = append(t.closers, inst.Close)
+	}
+	return inst, nil
+}
+
+// Context is what an operator instance sees of its task. Its methods must be
+// called from the task's goroutine only.
+type Context struct {
+	t    *task
+	node *Node
+}
+
+// Subtask returns the subtask index, in [0, Parallelism()).
+func (c *Context) Subtask() int { return c.t.subtask }
+
+// Parallelism returns the operator's parallelism.
+func (c *Context) Parallelism() int { return c.t.parallelism }
+
+// Node returns the operator's node.
+func (c *Context) Node() *Node { return c.node }
+
+// Now returns the current processing time in epoch milliseconds.
+func (c *Context) Now() int64 { return c.t.job.now() }
+
+// Clock returns the job's clock.
+func (c *Context) Clock() Clock { return c.t.job.opts.Clock }
+
+// Logger returns the job's logger.
+func (c *Context) Logger() *slog.Logger { return c.t.job.opts.Logger }
+
+// RegisterProcessingTimer calls fn on the task goroutine once processing
+// time reaches at (epoch milliseconds).
+func (c *Context) RegisterProcessingTimer(at int64, fn func(now int64)) {
+	c.t.proc.register(at, fn)
+}
+
+// MarkIdle tells downstream tasks not to wait for this subtask's watermarks
+// until it emits again. Sources call it when they have nothing to read.
+func (c *Context) MarkIdle() {
+	if !c.t.idle {
+		c.t.flushWriters()
+		c.t.setIdle(true)
+	}
+}
