@@ -165,9 +165,9 @@ func (t *List[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) 
 // Map is a table holding a map from UK to UV per (key, namespace).
 type Map[K, N, UK comparable, UV any] struct {
 	table[K, N]
-	m      map[nsKey[K, N]]map[UK]entry[UV]
-	ukSer  serde.Serializer[UK]
-	uvSer  serde.Serializer[UV]
+	m     map[nsKey[K, N]]map[UK]entry[UV]
+	ukSer serde.Serializer[UK]
+	uvSer serde.Serializer[UV]
 }
 
 // NewMap registers a map table; see NewValue.
