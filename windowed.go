@@ -117,7 +117,9 @@ func windowAgg[K comparable, T, ACC, O any](ws WindowedStream[K, T], name string
 // contents stores what a window operator keeps per (key, window).
 type contents[K comparable, T any] interface {
 	setWindow(w window.TimeWindow)
-	add(v T)
+	// add adds v to the current window; it reports whether the window had
+	// no contents before.
+	add(v T) (isNew bool)
 	// merge folds the contents of windows from into target and clears them.
 	merge(target window.TimeWindow, from []window.TimeWindow)
 	// fire emits the results of the current window's contents as window w.
@@ -136,9 +138,10 @@ type aggContents[K comparable, T, ACC, O any] struct {
 
 func (c *aggContents[K, T, ACC, O]) setWindow(w window.TimeWindow) { c.t.SetNamespace(w) }
 
-func (c *aggContents[K, T, ACC, O]) add(v T) {
-	acc, ok := c.t.Get()
-	c.t.Put(c.addFn(acc, ok, v))
+func (c *aggContents[K, T, ACC, O]) add(v T) bool {
+	acc, isNew := c.t.Slot()
+	*acc = c.addFn(*acc, !isNew, v)
+	return isNew
 }
 
 func (c *aggContents[K, T, ACC, O]) merge(target window.TimeWindow, from []window.TimeWindow) {
@@ -183,8 +186,12 @@ type listContents[K comparable, T, O any] struct {
 }
 
 func (c *listContents[K, T, O]) setWindow(w window.TimeWindow) { c.t.SetNamespace(w) }
-func (c *listContents[K, T, O]) add(v T)                       { c.t.Add(v) }
-func (c *listContents[K, T, O]) clear()                        { c.t.Clear() }
+func (c *listContents[K, T, O]) add(v T) bool {
+	isNew := c.t.Empty()
+	c.t.Add(v)
+	return isNew
+}
+func (c *listContents[K, T, O]) clear() { c.t.Clear() }
 
 func (c *listContents[K, T, O]) merge(target window.TimeWindow, from []window.TimeWindow) {
 	var all []T
@@ -301,8 +308,15 @@ func (o *windowOp[K, T, O]) Collect(ts int64, v T) {
 		}
 		late = false
 		o.c.setWindow(w)
-		o.c.add(v)
-		o.onElement(k, w)
+		switch {
+		case o.c.add(v):
+			o.onElement(k, w)
+		case o.a.IsEventTime() && w.MaxTimestamp() <= o.wm:
+			// An existing window's timers are registered; a late record
+			// within the allowed lateness fires it again.
+			o.col.ts = w.MaxTimestamp()
+			o.c.fire(k, w)
+		}
 	}
 	if late {
 		o.dropped++

@@ -24,7 +24,7 @@ type sample struct {
 	At      time.Time
 	Small   uint8
 	Neg     int16
-	private int //nolint:unused // not serialized
+	private int // not serialized
 }
 
 func roundTrip[T any](t *testing.T, v T) {
@@ -64,6 +64,11 @@ func TestRoundTrip(t *testing.T) {
 		At: time.Date(2015, 7, 15, 0, 0, 0, 5, time.UTC), Small: 200, Neg: -300,
 	})
 	roundTrip(t, sample{Blob: []byte{}})
+	// Unexported fields are not serialized.
+	got, _, err := Of[sample]().Read(Of[sample]().Append(nil, sample{private: 5}))
+	if err != nil || got.private != 0 {
+		t.Fatalf("unexported field round-tripped: %v %v", got.private, err)
+	}
 }
 
 func TestInt64IsBigEndianFixedWidth(t *testing.T) {

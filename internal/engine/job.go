@@ -250,8 +250,12 @@ func (j *job) build() ([]*task, error) {
 		for _, t := range taskOf[n] {
 			inst, err := j.instantiate(t, n, chans)
 			if err != nil {
-				for i := len(t.closers) - 1; i >= 0; i-- {
-					_ = t.closers[i]()
+				// Release what every task built so far holds, this one
+				// included: no task will run.
+				for _, built := range tasks {
+					for i := len(built.closers) - 1; i >= 0; i-- {
+						_ = built.closers[i]()
+					}
 				}
 				return nil, fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err)
 			}

@@ -12,51 +12,46 @@ type Timer[K, N comparable] struct {
 	NS  N
 }
 
-// Queue is an indexed min-heap of timers without duplicates.
+// Queue is a min-heap of timers without duplicates. Registration is tracked
+// in a set; deletion only leaves the set, and the heap drops entries that
+// are no longer registered when they reach its top. Sifting therefore never
+// touches the set, which keeps Add and PopDue cheap.
 type Queue[K, N comparable] struct {
 	h   []Timer[K, N]
-	pos map[Timer[K, N]]int
+	set map[Timer[K, N]]struct{}
 }
 
 // NewQueue returns an empty queue.
 func NewQueue[K, N comparable]() *Queue[K, N] {
-	return &Queue[K, N]{pos: map[Timer[K, N]]int{}}
+	return &Queue[K, N]{set: map[Timer[K, N]]struct{}{}}
 }
 
-// Len returns the number of timers.
-func (q *Queue[K, N]) Len() int { return len(q.h) }
+// Len returns the number of registered timers.
+func (q *Queue[K, N]) Len() int { return len(q.set) }
 
 // Add registers t; it reports false if t was already registered.
 func (q *Queue[K, N]) Add(t Timer[K, N]) bool {
-	if _, ok := q.pos[t]; ok {
+	if _, ok := q.set[t]; ok {
 		return false
 	}
+	q.set[t] = struct{}{}
 	q.h = append(q.h, t)
-	q.pos[t] = len(q.h) - 1
 	q.up(len(q.h) - 1)
 	return true
 }
 
-// Delete removes t if registered.
+// Delete unregisters t if registered.
 func (q *Queue[K, N]) Delete(t Timer[K, N]) {
-	i, ok := q.pos[t]
-	if !ok {
-		return
-	}
-	last := len(q.h) - 1
-	if i != last {
-		q.swap(i, last)
-	}
-	q.h = q.h[:last]
-	delete(q.pos, t)
-	if i != last {
-		q.down(i)
-		q.up(i)
+	delete(q.set, t)
+	// Keep stale entries from piling up when most timers are deleted.
+	if len(q.h) > 64 && len(q.h) > 4*len(q.set) {
+		q.compact()
 	}
 }
 
-// Peek returns the earliest timer.
+// Peek returns the earliest registered timer.
 func (q *Queue[K, N]) Peek() (Timer[K, N], bool) {
+	q.dropStale()
 	if len(q.h) == 0 {
 		return Timer[K, N]{}, false
 	}
@@ -66,55 +61,87 @@ func (q *Queue[K, N]) Peek() (Timer[K, N], bool) {
 // PopDue removes and returns the earliest timer if its time is at or before
 // now.
 func (q *Queue[K, N]) PopDue(now int64) (Timer[K, N], bool) {
+	q.dropStale()
 	if len(q.h) == 0 || q.h[0].TS > now {
 		return Timer[K, N]{}, false
 	}
-	t := q.h[0]
-	q.Delete(t)
+	t := q.pop()
+	delete(q.set, t)
 	return t, true
 }
 
-// All calls fn for every timer, in no particular order.
+// All calls fn for every registered timer, in no particular order.
 func (q *Queue[K, N]) All(fn func(Timer[K, N])) {
-	for _, t := range q.h {
+	for t := range q.set {
 		fn(t)
 	}
 }
 
-func (q *Queue[K, N]) less(i, j int) bool { return q.h[i].TS < q.h[j].TS }
+// dropStale pops unregistered entries off the top of the heap. An entry is
+// stale if it is no longer registered, or if a copy of it is (after a
+// delete and re-add) — the copy left in the set is then popped first only
+// when it reaches the top, and popping removes it from the set, so every
+// registered timer fires exactly once.
+func (q *Queue[K, N]) dropStale() {
+	for len(q.h) > 0 {
+		if _, ok := q.set[q.h[0]]; ok {
+			return
+		}
+		q.pop()
+	}
+}
 
-func (q *Queue[K, N]) swap(i, j int) {
-	q.h[i], q.h[j] = q.h[j], q.h[i]
-	q.pos[q.h[i]] = i
-	q.pos[q.h[j]] = j
+func (q *Queue[K, N]) pop() Timer[K, N] {
+	t := q.h[0]
+	last := len(q.h) - 1
+	q.h[0] = q.h[last]
+	q.h[last] = Timer[K, N]{}
+	q.h = q.h[:last]
+	if last > 0 {
+		q.down(0)
+	}
+	return t
+}
+
+// compact rebuilds the heap from the registered timers.
+func (q *Queue[K, N]) compact() {
+	q.h = q.h[:0]
+	for t := range q.set {
+		q.h = append(q.h, t)
+	}
+	for i := len(q.h)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
 }
 
 func (q *Queue[K, N]) up(i int) {
+	h := q.h
 	for i > 0 {
 		p := (i - 1) / 2
-		if !q.less(i, p) {
+		if h[p].TS <= h[i].TS {
 			return
 		}
-		q.swap(i, p)
+		h[i], h[p] = h[p], h[i]
 		i = p
 	}
 }
 
 func (q *Queue[K, N]) down(i int) {
-	n := len(q.h)
+	h := q.h
+	n := len(h)
 	for {
 		l := 2*i + 1
 		if l >= n {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && q.less(r, l) {
+		if r := l + 1; r < n && h[r].TS < h[l].TS {
 			m = r
 		}
-		if !q.less(m, i) {
+		if h[i].TS <= h[m].TS {
 			return
 		}
-		q.swap(i, m)
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
 }

@@ -2,6 +2,7 @@ package hashmap
 
 import (
 	"encoding/binary"
+	"fmt"
 	"iter"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -9,50 +10,98 @@ import (
 	"github.com/weirstream/weir/serde"
 )
 
-// Value is a table holding one value per (key, namespace).
+// Value is a table holding one value per (key, namespace). Entries live
+// behind pointers so that Slot can update a value with one map lookup.
 type Value[K, N comparable, V any] struct {
 	table[K, N]
-	m      map[nsKey[K, N]]entry[V]
+	m      map[nsKey[K, N]]*entry[V]
 	valSer serde.Serializer[V]
+	slab   slab[V]
 }
 
 // NewValue registers a value table named name in b, or returns the one
 // already registered under that name if its types match.
 func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.Kind, nsSer serde.Serializer[N], valSer serde.Serializer[V], ttl TTL) (*Value[K, N, V], error) {
-	if t, ok, err := lookup[*Value[K, N, V]](b, name); ok || err != nil {
-		return t, err
+	if t, ok, err := lookup[*Value[K, N, V]](b, name); err != nil {
+		return nil, err
+	} else if ok {
+		// Value, reducing and aggregating states share this table type.
+		if t.kind != kind {
+			return nil, fmt.Errorf("hashmap: state %q is already registered as %s state", name, t.kind)
+		}
+		return t, nil
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]entry[V]{}, valSer: valSer}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]*entry[V]{}, valSer: valSer}
 	return t, b.register(t)
 }
 
 // Get returns the value for the current key and namespace.
 func (t *Value[K, N, V]) Get() (V, bool) {
 	k := t.key()
-	e, ok := t.m[k]
-	if !ok {
+	e := t.m[k]
+	if e == nil {
 		var zero V
 		return zero, false
 	}
 	if e.exp != 0 {
 		if t.expired(e.exp) {
-			delete(t.m, k)
+			t.remove(k, e)
 			var zero V
 			return zero, false
 		}
 		if t.ttl.RefreshOnRead {
 			e.exp = t.expiry()
-			t.m[k] = e
 		}
 	}
 	return e.v, true
 }
 
 // Put sets the value for the current key and namespace.
-func (t *Value[K, N, V]) Put(v V) { t.m[t.key()] = entry[V]{v: v, exp: t.expiry()} }
+func (t *Value[K, N, V]) Put(v V) {
+	k := t.key()
+	e := t.m[k]
+	if e == nil {
+		e = t.slab.get()
+		t.m[k] = e
+	}
+	e.v, e.exp = v, t.expiry()
+}
+
+// Slot returns a pointer to the value of the current key and namespace,
+// creating a zero value if there is none (isNew then reports true). The
+// pointer is valid until the entry is cleared; writing through it counts as
+// a write for TTL purposes only if the caller calls Touch.
+func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
+	k := t.key()
+	e := t.m[k]
+	if e != nil && e.exp != 0 && t.expired(e.exp) {
+		t.remove(k, e)
+		e = nil
+	}
+	if e == nil {
+		e = t.slab.get()
+		e.exp = t.expiry()
+		t.m[k] = e
+		return &e.v, true
+	}
+	if t.ttl.Millis != 0 {
+		e.exp = t.expiry()
+	}
+	return &e.v, false
+}
 
 // Clear removes the value for the current key and namespace.
-func (t *Value[K, N, V]) Clear() { delete(t.m, t.key()) }
+func (t *Value[K, N, V]) Clear() {
+	k := t.key()
+	if e := t.m[k]; e != nil {
+		t.remove(k, e)
+	}
+}
+
+func (t *Value[K, N, V]) remove(k nsKey[K, N], e *entry[V]) {
+	delete(t.m, k)
+	t.slab.put(e)
+}
 
 // Len implements backend.Table.
 func (t *Value[K, N, V]) Len() int { return len(t.m) }
@@ -70,6 +119,35 @@ func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error)
 		}
 		return t.valSer.Append(dst, e.v), true
 	}, fn)
+}
+
+// slab hands out entries from chunks and recycles cleared ones, so that
+// creating an entry rarely allocates and memory stays bounded by the peak
+// number of live entries.
+type slab[V any] struct {
+	chunk []entry[V]
+	free  []*entry[V]
+}
+
+const slabChunk = 256
+
+func (s *slab[V]) get() *entry[V] {
+	if n := len(s.free); n > 0 {
+		e := s.free[n-1]
+		s.free = s.free[:n-1]
+		return e
+	}
+	if len(s.chunk) == 0 {
+		s.chunk = make([]entry[V], slabChunk)
+	}
+	e := &s.chunk[0]
+	s.chunk = s.chunk[1:]
+	return e
+}
+
+func (s *slab[V]) put(e *entry[V]) {
+	*e = entry[V]{} // drop references held by the value
+	s.free = append(s.free, e)
 }
 
 // List is a table holding a list per (key, namespace).
@@ -92,9 +170,15 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 // insertion order.
 func (t *List[K, N, V]) All() iter.Seq[V] {
 	return func(yield func(V) bool) {
-		for _, e := range t.m[t.key()] {
+		l := t.m[t.key()]
+		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
+		for i := range l {
+			e := &l[i]
 			if t.expired(e.exp) {
 				continue
+			}
+			if refresh {
+				e.exp = t.expiry()
 			}
 			if !yield(e.v) {
 				return
@@ -221,9 +305,15 @@ func (t *Map[K, N, UK, UV]) Remove(uk UK) {
 // All yields the live entries of the current map in unspecified order.
 func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 	return func(yield func(UK, UV) bool) {
-		for uk, e := range t.m[t.key()] {
+		m := t.m[t.key()]
+		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
+		for uk, e := range m {
 			if t.expired(e.exp) {
 				continue
+			}
+			if refresh {
+				e.exp = t.expiry()
+				m[uk] = e
 			}
 			if !yield(uk, e.v) {
 				return
