@@ -1,0 +1,152 @@
+// Package opstate holds operator (non-keyed) state: named lists of values
+// that belong to one operator subtask as a whole, such as a source's splits
+// and their positions.
+//
+// When a job is restored at a different parallelism, each list is
+// redistributed: evenly (the elements of all old subtasks are dealt into
+// near-equal contiguous parts, Flink's even-split) or as a union (every new
+// subtask gets every element). Redistribute implements both.
+//
+// A Backend and its lists are used from the subtask's goroutine only.
+package opstate
+
+import (
+	"fmt"
+	"iter"
+
+	"github.com/weirstream/weir/serde"
+)
+
+// Mode says how a list is redistributed when parallelism changes.
+type Mode uint8
+
+const (
+	// EvenSplit deals all elements into near-equal contiguous parts.
+	EvenSplit Mode = iota + 1
+	// Union gives every subtask all elements.
+	Union
+)
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case EvenSplit:
+		return "even-split"
+	case Union:
+		return "union"
+	}
+	return "unknown"
+}
+
+// Table is the untyped view of one operator list.
+type Table interface {
+	Name() string
+	Mode() Mode
+	// Encoded returns the list's elements, each encoded by its serializer.
+	Encoded() [][]byte
+}
+
+// Backend holds one operator subtask's operator state.
+type Backend struct {
+	tables []Table
+	byName map[string]Table
+}
+
+// New returns an empty backend.
+func New() *Backend { return &Backend{byName: map[string]Table{}} }
+
+// Tables returns the registered lists in registration order.
+func (b *Backend) Tables() []Table { return b.tables }
+
+// List is an operator list state of Ts.
+type List[T any] struct {
+	name string
+	mode Mode
+	ser  serde.Serializer[T]
+	vals []T
+}
+
+// NewList registers a list named name, or returns the one registered under
+// that name if its type and mode match.
+func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T]) (*List[T], error) {
+	if mode != EvenSplit && mode != Union {
+		return nil, fmt.Errorf("opstate: list %q: unknown redistribution mode %d", name, mode)
+	}
+	if old, ok := b.byName[name]; ok {
+		l, ok := old.(*List[T])
+		if !ok || l.mode != mode {
+			return nil, fmt.Errorf("opstate: state %q is already registered with another type or mode (%s)", name, old.Mode())
+		}
+		return l, nil
+	}
+	l := &List[T]{name: name, mode: mode, ser: ser}
+	b.byName[name] = l
+	b.tables = append(b.tables, l)
+	return l, nil
+}
+
+// Name implements Table.
+func (l *List[T]) Name() string { return l.name }
+
+// Mode implements Table.
+func (l *List[T]) Mode() Mode { return l.mode }
+
+// All yields the elements in order.
+func (l *List[T]) All() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, v := range l.vals {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Add appends v.
+func (l *List[T]) Add(v T) { l.vals = append(l.vals, v) }
+
+// Update replaces the elements with a copy of vs.
+func (l *List[T]) Update(vs []T) { l.vals = append(l.vals[:0:0], vs...) }
+
+// Clear removes every element.
+func (l *List[T]) Clear() { l.vals = nil }
+
+// Encoded implements Table.
+func (l *List[T]) Encoded() [][]byte {
+	out := make([][]byte, len(l.vals))
+	for i, v := range l.vals {
+		out[i] = l.ser.Append(nil, v)
+	}
+	return out
+}
+
+// Redistribute returns the elements each of newP subtasks gets from the
+// per-subtask lists old (old[i] is subtask i's list at the old parallelism).
+// EvenSplit concatenates the old lists in subtask order and cuts the result
+// into newP contiguous parts whose sizes differ by at most one; Union gives
+// every new subtask the whole concatenation.
+func Redistribute[T any](old [][]T, newP int, mode Mode) [][]T {
+	var all []T
+	for _, l := range old {
+		all = append(all, l...)
+	}
+	out := make([][]T, newP)
+	switch mode {
+	case Union:
+		for i := range out {
+			out[i] = append([]T(nil), all...)
+		}
+	default:
+		q, r := len(all)/newP, len(all)%newP
+		start := 0
+		for i := range out {
+			n := q
+			if i < r {
+				n++
+			}
+			out[i] = append([]T(nil), all[start:start+n]...)
+			start += n
+		}
+	}
+	return out
+}
