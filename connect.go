@@ -3,8 +3,10 @@ package weir
 import (
 	"fmt"
 
+	"github.com/weirstream/weir/internal/backend/opstate"
 	"github.com/weirstream/weir/internal/engine"
 	"github.com/weirstream/weir/internal/timer"
+	"github.com/weirstream/weir/state"
 )
 
 // ConnectedStreams are two streams of possibly different types processed by
@@ -20,12 +22,17 @@ func Connect[A, B any](a Stream[A], b Stream[B]) ConnectedStreams[A, B] {
 	return ConnectedStreams[A, B]{a: a, b: b}
 }
 
-// Context is what a non-keyed function sees while it processes a record.
+// Context is what a non-keyed function sees while it processes a record. It
+// is a state.OperatorStore: functions obtain operator list state from it.
 type Context struct {
 	ctx *engine.Context
+	ops *opstate.Backend
 	ts  int64
 	wm  int64
 }
+
+// OperatorBackend implements state.OperatorStore.
+func (c *Context) OperatorBackend() *opstate.Backend { return c.ops }
 
 // Timestamp returns the event timestamp of the record being processed.
 func (c *Context) Timestamp() int64 { return c.ts }
@@ -39,7 +46,16 @@ func (c *Context) CurrentProcessingTime() int64 { return c.ctx.Now() }
 // Subtask returns the index of the subtask running the function.
 func (c *Context) Subtask() int { return c.ctx.Subtask() }
 
-// CoProcessFunction processes the records of two connected streams.
+// Opener is implemented by non-keyed functions that set up operator state
+// before the first record.
+type Opener interface {
+	Open(ctx *Context) error
+}
+
+var _ state.OperatorStore = (*Context)(nil)
+
+// CoProcessFunction processes the records of two connected streams. It may
+// also implement Opener.
 type CoProcessFunction[A, B, O any] interface {
 	ProcessElement1(ctx *Context, a A, out Collector[O]) error
 	ProcessElement2(ctx *Context, b B, out Collector[O]) error
@@ -51,7 +67,12 @@ func CoProcess[A, B, O any](c ConnectedStreams[A, B], fn CoProcessFunction[A, B,
 	env := c.a.env
 	n := env.addNode("co-process", "CoProcess", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		op := &coProcessOp[A, B, O]{fn: cloneFn(fn), col: tsCollector[O]{out: out.(engine.Output[O])}, name: ctx.Node().Name}
-		op.c = Context{ctx: ctx, wm: engine.MinWatermark}
+		op.c = Context{ctx: ctx, ops: opstate.New(), wm: engine.MinWatermark}
+		if o, ok := op.fn.(Opener); ok {
+			if err := o.Open(&op.c); err != nil {
+				return nil, fmt.Errorf("open: %w", err)
+			}
+		}
 		return &engine.Instance{Inputs: [2]any{op, (*coProcessRight[A, B, O])(op)}}, nil
 	})
 	c.a.connect(n, 0, engine.PartitionDefault, nil)

@@ -123,6 +123,9 @@ type keyedCore[K comparable] struct {
 	proc  *timer.Queue[K, void]
 	wm    int64
 	arm   procArm
+	// procEnded is set once the input has ended, and with it processing
+	// time.
+	procEnded bool
 	// onTimer handles a due timer; the current key is already set.
 	onTimer func(t timer.Timer[K, void], d TimeDomain)
 }
@@ -138,9 +141,20 @@ func newKeyedCore[K comparable](ctx *engine.Context, ks serde.Serializer[K], kh 
 	}
 }
 
-// advance fires the event-time timers up to wm.
+// advance fires the event-time timers up to wm. The final watermark ends
+// processing time too (see finishProc): those timers fire before it, so that
+// what they emit reaches downstream operators ahead of the final watermark
+// rather than late.
 func (c *keyedCore[K]) advance(wm int64) {
 	c.wm = wm
+	c.fireEvent(wm)
+	if wm == engine.MaxWatermark {
+		c.finishProc()
+		c.fireEvent(wm) // timers registered by the processing-time ones
+	}
+}
+
+func (c *keyedCore[K]) fireEvent(wm int64) {
 	for {
 		t, ok := c.event.PopDue(wm)
 		if !ok {
@@ -152,6 +166,9 @@ func (c *keyedCore[K]) advance(wm int64) {
 }
 
 func (c *keyedCore[K]) registerProc(t timer.Timer[K, void]) {
+	if c.procEnded {
+		return // processing time has ended; the timer can never fire
+	}
 	if c.proc.Add(t) {
 		c.arm.request(t.TS, c.fireProc)
 	}
@@ -172,8 +189,13 @@ func (c *keyedCore[K]) fireProc(now int64) {
 }
 
 // finishProc fires every remaining processing-time timer; weir treats the
-// end of a bounded input as the end of processing time too.
-func (c *keyedCore[K]) finishProc() { c.fireProc(math.MaxInt64) }
+// end of a bounded input as the end of processing time too. Timers
+// registered from then on are dropped: otherwise a timer that re-registers
+// itself, the usual way to do something periodically, would fire forever.
+func (c *keyedCore[K]) finishProc() {
+	c.procEnded = true
+	c.fireProc(math.MaxInt64)
+}
 
 // procArm keeps exactly one engine callback armed for the earliest
 // processing-time timer of an operator.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/weirstream/weir/internal/backend/opstate"
 	"github.com/weirstream/weir/internal/engine"
+	"github.com/weirstream/weir/serde"
 )
 
 // Source produces a stream's records. Its work is divided into splits (a
@@ -156,8 +158,16 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 		}
 		op := &sourceOp[T]{
 			ctx: ctx, r: r, out: out.(engine.Output[T]), bounded: bounded, nsplits: len(mine),
-			wm: watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark},
+			wm:  watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark},
+			ops: opstate.New(),
 		}
+		// The reader's splits, with their positions, are the source's
+		// operator state, redistributed evenly on rescale.
+		if op.splits, err = opstate.NewList(op.ops, "source-splits", opstate.EvenSplit, serde.Bytes{}); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		op.splits.Update(mine)
 		op.lastEmit = ctx.Now()
 		return &engine.Instance{Source: op, Close: r.Close}, nil
 	})
@@ -166,6 +176,8 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 
 type sourceOp[T any] struct {
 	ctx      *engine.Context
+	ops      *opstate.Backend
+	splits   *opstate.List[[]byte]
 	r        SourceReader[T]
 	out      engine.Output[T]
 	wm       watermarker[T]
@@ -223,20 +235,45 @@ func (s *sourceOp[T]) Poll() (time.Duration, bool, error) {
 }
 
 // AssignTimestampsAndWatermarks re-stamps a stream's records and generates
-// new watermarks from them, replacing the upstream ones.
+// new watermarks from them, replacing the upstream ones. Watermarks are
+// emitted every 200ms of processing time (Flink's default auto-watermark
+// interval) and every 256 records.
 func AssignTimestampsAndWatermarks[T any](s Stream[T], wm WatermarkStrategy[T]) Stream[T] {
-	n := s.env.addNode("timestamps", "Timestamps/Watermarks", engine.TypeOf[T](), func(_ *engine.Context, out any) (*engine.Instance, error) {
-		op := &assignOp[T]{out: out.(engine.Output[T]), wm: watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark}}
+	n := s.env.addNode("timestamps", "Timestamps/Watermarks", engine.TypeOf[T](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
+		op := &assignOp[T]{ctx: ctx, out: out.(engine.Output[T]), wm: watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark}}
+		op.schedule(ctx.Now())
 		return &engine.Instance{Inputs: [2]any{op}}, nil
 	})
 	s.connect(n, 0, engine.PartitionDefault, nil)
 	return newStream[T](s.env, n)
 }
 
+// watermarkInterval is the processing time, in milliseconds, between the
+// periodic watermarks of AssignTimestampsAndWatermarks.
+const watermarkInterval = 200
+
 type assignOp[T any] struct {
-	out engine.Output[T]
-	wm  watermarker[T]
-	n   int
+	ctx   *engine.Context
+	out   engine.Output[T]
+	wm    watermarker[T]
+	n     int
+	ended bool
+}
+
+func (o *assignOp[T]) schedule(now int64) {
+	o.ctx.RegisterProcessingTimer(now+watermarkInterval, o.tick)
+}
+
+// tick emits the watermark periodically, so that a slow stream's windows
+// fire without waiting for more records.
+func (o *assignOp[T]) tick(now int64) {
+	if o.ended {
+		return
+	}
+	if wm, ok := o.wm.next(); ok {
+		o.out.Watermark(wm)
+	}
+	o.schedule(now)
 }
 
 func (o *assignOp[T]) Collect(ts int64, v T) {
@@ -259,6 +296,7 @@ func (o *assignOp[T]) Watermark(wm int64) {
 		o.out.Watermark(next)
 	}
 	if wm == engine.MaxWatermark {
+		o.ended = true
 		o.out.Watermark(wm)
 	}
 }

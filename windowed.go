@@ -411,6 +411,11 @@ func (o *windowOp[K, T, O]) Watermark(wm int64) {
 		}
 		o.onTimer(t)
 	}
+	if wm == engine.MaxWatermark && !o.a.IsEventTime() {
+		// The end of the input ends processing time too (see finish); fire
+		// now so that the results precede the final watermark downstream.
+		o.fireProc(math.MaxInt64)
+	}
 	o.col.out.Watermark(wm)
 }
 

@@ -93,7 +93,6 @@ func decodeSplit(b []byte) (split, error) {
 type reader[T any] struct {
 	s      *Source[T]
 	splits []split
-	next   int
 }
 
 func (r *reader[T]) AddSplits(splits [][]byte) error {

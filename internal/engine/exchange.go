@@ -160,7 +160,15 @@ func (w *partitionWriter[T]) add(j int, ts int64, v T) {
 	}
 }
 
-func (w *partitionWriter[T]) Watermark(wm int64) { w.control(msgWatermark, wm) }
+// Watermark sends wm to every target. A watermark is progress: a task that
+// was idle and emits one is active again (its records may all have been
+// dropped by a chained filter), or its consumers would ignore it.
+func (w *partitionWriter[T]) Watermark(wm int64) {
+	if w.task.idle {
+		w.task.setIdle(false)
+	}
+	w.control(msgWatermark, wm)
+}
 
 func (w *partitionWriter[T]) flush() {
 	for j, b := range w.pending {

@@ -167,7 +167,8 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 }
 
 // All yields the live elements of the current key and namespace in
-// insertion order.
+// insertion order. With RefreshOnRead, yielding an element counts as reading
+// it.
 func (t *List[K, N, V]) All() iter.Seq[V] {
 	return func(yield func(V) bool) {
 		l := t.m[t.key()]
@@ -302,7 +303,8 @@ func (t *Map[K, N, UK, UV]) Remove(uk UK) {
 	}
 }
 
-// All yields the live entries of the current map in unspecified order.
+// All yields the live entries of the current map in unspecified order. With
+// RefreshOnRead, yielding an entry counts as reading it.
 func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 	return func(yield func(UK, UV) bool) {
 		m := t.m[t.key()]
