@@ -87,9 +87,9 @@ type coProcessOp[A, B, O any] struct {
 	name string
 }
 
-func (o *coProcessOp[A, B, O]) Collect(ts int64, a A) {
+func (o *coProcessOp[A, B, O]) Collect(ts int64, a *A) {
 	o.c.ts, o.col.ts = ts, ts
-	if err := o.fn.ProcessElement1(&o.c, a, &o.col); err != nil {
+	if err := o.fn.ProcessElement1(&o.c, *a, &o.col); err != nil {
 		engine.Fail(fmt.Errorf("%s: %w", o.name, err))
 	}
 }
@@ -101,10 +101,10 @@ func (o *coProcessOp[A, B, O]) Watermark(wm int64) {
 
 type coProcessRight[A, B, O any] coProcessOp[A, B, O]
 
-func (r *coProcessRight[A, B, O]) Collect(ts int64, b B) {
+func (r *coProcessRight[A, B, O]) Collect(ts int64, b *B) {
 	o := (*coProcessOp[A, B, O])(r)
 	o.c.ts, o.col.ts = ts, ts
-	if err := o.fn.ProcessElement2(&o.c, b, &o.col); err != nil {
+	if err := o.fn.ProcessElement2(&o.c, *b, &o.col); err != nil {
 		engine.Fail(fmt.Errorf("%s: %w", o.name, err))
 	}
 }
@@ -172,10 +172,10 @@ type keyedCoOp[K comparable, A, B, O any] struct {
 	name string
 }
 
-func (o *keyedCoOp[K, A, B, O]) Collect(ts int64, a A) {
-	o.core.b.SetCurrentKey(o.keyA(a))
+func (o *keyedCoOp[K, A, B, O]) Collect(ts int64, a *A) {
+	o.core.b.SetCurrentKey(o.keyA(*a))
 	o.kctx.ts, o.col.ts = ts, ts
-	if err := o.fn.ProcessElement1(&o.kctx, a, &o.col); err != nil {
+	if err := o.fn.ProcessElement1(&o.kctx, *a, &o.col); err != nil {
 		engine.Fail(fmt.Errorf("%s: %w", o.name, err))
 	}
 }
@@ -187,11 +187,11 @@ func (o *keyedCoOp[K, A, B, O]) Watermark(wm int64) {
 
 type keyedCoRight[K comparable, A, B, O any] keyedCoOp[K, A, B, O]
 
-func (r *keyedCoRight[K, A, B, O]) Collect(ts int64, b B) {
+func (r *keyedCoRight[K, A, B, O]) Collect(ts int64, b *B) {
 	o := (*keyedCoOp[K, A, B, O])(r)
-	o.core.b.SetCurrentKey(o.keyB(b))
+	o.core.b.SetCurrentKey(o.keyB(*b))
 	o.kctx.ts, o.col.ts = ts, ts
-	if err := o.fn.ProcessElement2(&o.kctx, b, &o.col); err != nil {
+	if err := o.fn.ProcessElement2(&o.kctx, *b, &o.col); err != nil {
 		engine.Fail(fmt.Errorf("%s: %w", o.name, err))
 	}
 }

@@ -73,7 +73,8 @@ func (r *countReader) Read(out weir.SourceOutput[int64]) (weir.ReadStatus, error
 		if r.s.onEmit != nil {
 			r.s.onEmit(n)
 		}
-		out.Emit(r.next, r.next)
+		v := r.next
+		out.Emit(&v, v)
 		r.next += r.stride
 		r.n++
 	}

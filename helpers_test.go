@@ -259,7 +259,8 @@ func (r *pushReader[T]) Read(out weir.SourceOutput[T]) (weir.ReadStatus, error) 
 					open--
 					break drain
 				}
-				out.Emit(it.V, it.TS)
+				v := it.V
+				out.Emit(&v, it.TS)
 				emitted++
 			default:
 				break drain

@@ -165,7 +165,8 @@ func (o *intervalJoinOp[K, A, B, O]) emit(a A, b B, ts int64) {
 }
 
 // Collect handles a left record.
-func (o *intervalJoinOp[K, A, B, O]) Collect(ts int64, a A) {
+func (o *intervalJoinOp[K, A, B, O]) Collect(ts int64, p *A) {
+	a := *p
 	if ts <= o.wm {
 		o.dropped++
 		return
@@ -205,7 +206,8 @@ func (o *intervalJoinOp[K, A, B, O]) Watermark(wm int64) {
 // intervalJoinRight is the operator's right input.
 type intervalJoinRight[K comparable, A, B, O any] intervalJoinOp[K, A, B, O]
 
-func (r *intervalJoinRight[K, A, B, O]) Collect(ts int64, b B) {
+func (r *intervalJoinRight[K, A, B, O]) Collect(ts int64, p *B) {
+	b := *p
 	o := (*intervalJoinOp[K, A, B, O])(r)
 	if ts <= o.wm {
 		o.dropped++

@@ -310,12 +310,13 @@ type processOp[K comparable, I, O any] struct {
 	key  func(I) K
 	col  tsCollector[O]
 	name string
+	_    engine.CacheLinePad
 }
 
-func (o *processOp[K, I, O]) Collect(ts int64, v I) {
-	o.core.b.SetCurrentKey(o.key(v))
+func (o *processOp[K, I, O]) Collect(ts int64, v *I) {
+	o.core.b.SetCurrentKey(o.key(*v))
 	o.kctx.ts, o.col.ts = ts, ts
-	if err := o.fn.ProcessElement(&o.kctx, v, &o.col); err != nil {
+	if err := o.fn.ProcessElement(&o.kctx, *v, &o.col); err != nil {
 		engine.Fail(fmt.Errorf("%s: %w", o.name, err))
 	}
 }
@@ -376,14 +377,17 @@ type rollingOp[K comparable, T, ACC, O any] struct {
 	add    func(ACC, bool, T) ACC
 	result func(ACC) O
 	out    engine.Output[O]
+	r      O
+	_      engine.CacheLinePad
 }
 
-func (o *rollingOp[K, T, ACC, O]) Collect(ts int64, v T) {
-	o.core.b.SetCurrentKey(o.key(v))
+func (o *rollingOp[K, T, ACC, O]) Collect(ts int64, v *T) {
+	o.core.b.SetCurrentKey(o.key(*v))
 	acc, ok := o.t.Get()
-	acc = o.add(acc, ok, v)
+	acc = o.add(acc, ok, *v)
 	o.t.Put(acc)
-	o.out.Collect(ts, o.result(acc))
+	o.r = o.result(acc)
+	o.out.Collect(ts, &o.r)
 }
 
 func (o *rollingOp[K, T, ACC, O]) Watermark(wm int64) { o.out.Watermark(wm) }

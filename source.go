@@ -48,9 +48,10 @@ type SourceReader[T any] interface {
 
 // SourceOutput receives a reader's records.
 type SourceOutput[T any] interface {
-	// Emit emits v with event timestamp ts (epoch milliseconds; NoTimestamp
-	// if the source has none).
-	Emit(v T, ts int64)
+	// Emit emits *v with event timestamp ts (epoch milliseconds;
+	// NoTimestamp if the source has none). The runtime copies what it
+	// keeps: the reader may reuse *v as soon as Emit returns.
+	Emit(v *T, ts int64)
 }
 
 // NoTimestamp marks a record without an event timestamp.
@@ -186,12 +187,13 @@ type sourceOp[T any] struct {
 	emitted  int64
 	lastEmit int64
 	idle     bool
+	_        engine.CacheLinePad
 }
 
 // Emit implements SourceOutput.
-func (s *sourceOp[T]) Emit(v T, ts int64) {
+func (s *sourceOp[T]) Emit(v *T, ts int64) {
 	if s.wm.timestamp != nil {
-		ts = s.wm.timestamp(v, ts)
+		ts = s.wm.timestamp(*v, ts)
 	}
 	s.wm.observe(ts)
 	s.emitted++
@@ -276,9 +278,9 @@ func (o *assignOp[T]) tick(now int64) {
 	o.schedule(now)
 }
 
-func (o *assignOp[T]) Collect(ts int64, v T) {
+func (o *assignOp[T]) Collect(ts int64, v *T) {
 	if o.wm.timestamp != nil {
-		ts = o.wm.timestamp(v, ts)
+		ts = o.wm.timestamp(*v, ts)
 	}
 	o.wm.observe(ts)
 	o.out.Collect(ts, v)

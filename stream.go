@@ -133,10 +133,15 @@ func Map[T, U any](s Stream[T], f func(T) U) Stream[U] {
 type mapOp[T, U any] struct {
 	f   func(T) U
 	out engine.Output[U]
+	u   U // the current result, passed on by pointer
+	_   engine.CacheLinePad
 }
 
-func (o *mapOp[T, U]) Collect(ts int64, v T) { o.out.Collect(ts, o.f(v)) }
-func (o *mapOp[T, U]) Watermark(wm int64)    { o.out.Watermark(wm) }
+func (o *mapOp[T, U]) Collect(ts int64, v *T) {
+	o.u = o.f(*v)
+	o.out.Collect(ts, &o.u)
+}
+func (o *mapOp[T, U]) Watermark(wm int64) { o.out.Watermark(wm) }
 
 // Filter keeps the records for which keep returns true.
 func (s Stream[T]) Filter(keep func(T) bool) Stream[T] {
@@ -153,8 +158,8 @@ type filterOp[T any] struct {
 	out  engine.Output[T]
 }
 
-func (o *filterOp[T]) Collect(ts int64, v T) {
-	if o.keep(v) {
+func (o *filterOp[T]) Collect(ts int64, v *T) {
+	if o.keep(*v) {
 		o.out.Collect(ts, v)
 	}
 }
@@ -173,11 +178,12 @@ func FlatMap[T, U any](s Stream[T], f func(v T, out Collector[U])) Stream[U] {
 type flatMapOp[T, U any] struct {
 	f   func(T, Collector[U])
 	col tsCollector[U]
+	_   engine.CacheLinePad
 }
 
-func (o *flatMapOp[T, U]) Collect(ts int64, v T) {
+func (o *flatMapOp[T, U]) Collect(ts int64, v *T) {
 	o.col.ts = ts
-	o.f(v, &o.col)
+	o.f(*v, &o.col)
 }
 func (o *flatMapOp[T, U]) Watermark(wm int64) { o.col.out.Watermark(wm) }
 
@@ -185,9 +191,13 @@ func (o *flatMapOp[T, U]) Watermark(wm int64) { o.col.out.Watermark(wm) }
 type tsCollector[T any] struct {
 	out engine.Output[T]
 	ts  int64
+	buf T // the record being emitted, passed on by pointer
 }
 
-func (c *tsCollector[T]) Collect(v T) { c.out.Collect(c.ts, v) }
+func (c *tsCollector[T]) Collect(v T) {
+	c.buf = v
+	c.out.Collect(c.ts, &c.buf)
+}
 
 // Union merges streams of the same type into one. It adds no operator: the
 // next operator reads from all of them.
@@ -265,8 +275,8 @@ type sinkOp[T any] struct {
 	name string
 }
 
-func (o *sinkOp[T]) Collect(_ int64, v T) {
-	if err := o.w.Write(v); err != nil {
+func (o *sinkOp[T]) Collect(_ int64, v *T) {
+	if err := o.w.Write(*v); err != nil {
 		engine.Fail(fmt.Errorf("sink %q: %w", o.name, err))
 	}
 }

@@ -273,6 +273,7 @@ type windowOp[K comparable, T, O any] struct {
 	buf      []window.TimeWindow
 	dropped  int64
 	name     string
+	_        engine.CacheLinePad
 }
 
 func (o *windowOp[K, T, O]) cleanupTime(w window.TimeWindow) int64 {
@@ -289,7 +290,8 @@ func (o *windowOp[K, T, O]) isLate(w window.TimeWindow) bool {
 	return o.a.IsEventTime() && o.cleanupTime(w) <= o.wm
 }
 
-func (o *windowOp[K, T, O]) Collect(ts int64, v T) {
+func (o *windowOp[K, T, O]) Collect(ts int64, p *T) {
+	v := *p
 	k := o.key(v)
 	o.b.SetCurrentKey(k)
 	t := ts

@@ -86,6 +86,7 @@ type lineReader struct {
 	long []byte        // assembles lines longer than br's buffer
 
 	maxLines, maxBytes int
+	line               string // the line being emitted
 }
 
 // AddSplits implements [weir.SourceReader].
@@ -119,7 +120,8 @@ func (r *lineReader) Read(out weir.SourceOutput[string]) (weir.ReadStatus, error
 		}
 		if len(raw) > 0 {
 			sp.offset += int64(len(raw))
-			out.Emit(string(trimEOL(raw)), weir.NoTimestamp)
+			r.line = string(trimEOL(raw))
+			out.Emit(&r.line, weir.NoTimestamp)
 			lines++
 			nbytes += len(raw)
 		}

@@ -40,7 +40,8 @@ type collect struct {
 	lines []string
 }
 
-func (c *collect) Emit(v string, ts int64) {
+func (c *collect) Emit(p *string, ts int64) {
+	v := *p
 	if ts != weir.NoTimestamp {
 		c.t.Errorf("line %q emitted with timestamp %d, want NoTimestamp", v, ts)
 	}
@@ -418,4 +419,4 @@ type discard struct {
 	bytes int
 }
 
-func (d *discard) Emit(v string, _ int64) { d.n++; d.bytes += len(v) }
+func (d *discard) Emit(v *string, _ int64) { d.n++; d.bytes += len(*v) }

@@ -103,7 +103,7 @@ func FuzzDecodeSplit(f *testing.F) {
 
 type lineSink struct{ lines []string }
 
-func (s *lineSink) Emit(v string, _ int64) { s.lines = append(s.lines, v) }
+func (s *lineSink) Emit(v *string, _ int64) { s.lines = append(s.lines, *v) }
 
 // TestResumeEveryPosition snapshots a reader after every batch, for batch
 // sizes down to one line, and checks that a reader restored from each

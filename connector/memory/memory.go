@@ -126,10 +126,10 @@ func (r *reader[T]) Read(out weir.SourceOutput[T]) (weir.ReadStatus, error) {
 			return weir.ReadStatus{Done: true}, nil
 		}
 		r.splits[best].pos++
-		v := r.s.elems[bestIdx]
+		v := &r.s.elems[bestIdx]
 		ts := weir.NoTimestamp
 		if r.s.ts != nil {
-			ts = r.s.ts(v)
+			ts = r.s.ts(*v)
 		}
 		out.Emit(v, ts)
 	}

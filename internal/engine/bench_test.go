@@ -25,7 +25,8 @@ func (s *countSource) Poll() (time.Duration, bool, error) {
 			s.out.Watermark(MaxWatermark)
 			return 0, true, nil
 		}
-		s.out.Collect(s.next, s.next)
+		v := s.next
+		s.out.Collect(v, &v)
 		s.next += s.step
 	}
 	s.out.Watermark(s.next)
@@ -37,8 +38,8 @@ type countSink struct {
 	sum *atomic.Int64
 }
 
-func (s *countSink) Collect(int64, int64) { s.n++ }
-func (s *countSink) Watermark(int64)      {}
+func (s *countSink) Collect(int64, *int64) { s.n++ }
+func (s *countSink) Watermark(int64)       {}
 
 // exchangeJob builds source(p) -part-> sink(p).
 func exchangeJob(n int64, part Partition, sum *atomic.Int64) []*Node {

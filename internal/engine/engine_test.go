@@ -31,7 +31,8 @@ func (s *intSource) Poll() (time.Duration, bool, error) {
 		if s.onEmit != nil {
 			s.onEmit(s.next)
 		}
-		s.out.Collect(int64(s.next), s.next)
+		v := s.next
+		s.out.Collect(int64(v), &v)
 	}
 	return 0, false, nil
 }
@@ -47,7 +48,7 @@ type funcOutput struct {
 	wm      func(int64)
 }
 
-func (f funcOutput) Collect(ts int64, v int) { f.collect(ts, v) }
+func (f funcOutput) Collect(ts int64, v *int) { f.collect(ts, *v) }
 func (f funcOutput) Watermark(wm int64) {
 	if f.wm != nil {
 		f.wm(wm)
@@ -58,7 +59,7 @@ func mapNode(name string, f func(int) int) *Node {
 	return &Node{Kind: "map", Name: name, Out: TypeOf[int](), Make: func(_ *Context, out any) (*Instance, error) {
 		o := out.(Output[int])
 		return &Instance{Inputs: [2]any{funcOutput{
-			collect: func(ts int64, v int) { o.Collect(ts, f(v)) },
+			collect: func(ts int64, v int) { r := f(v); o.Collect(ts, &r) },
 			wm:      o.Watermark,
 		}}}, nil
 	}}
@@ -415,7 +416,8 @@ func TestWatermarkReactivatesIdleTask(t *testing.T) {
 		t.Fatalf("messages %v, want %v", got, want)
 	}
 	tk.setIdle(true)
-	out.Collect(8, 1)
+	one := 1
+	out.Collect(8, &one)
 	w.flush()
 	if got := drain(); len(got) != 3 || got[1] != fmt.Sprint(msgActive, ":0") || got[2] != fmt.Sprint(msgRecords, ":0") {
 		t.Fatalf("messages %v, want idle, active, records", got)

@@ -90,7 +90,7 @@ func (typeOps[T]) deliverer(dst any, pool *sync.Pool) func(batch any) {
 		b := batch.(*[]Rec[T])
 		for i := range *b {
 			r := &(*b)[i]
-			out.Collect(r.TS, r.V)
+			out.Collect(r.TS, &r.V)
 		}
 		clear(*b) // drop references so pooled batches do not pin records
 		*b = (*b)[:0]
@@ -123,15 +123,16 @@ type partitionWriter[T any] struct {
 	keyHash func(T) uint64
 	rr      int
 	pool    *sync.Pool
+	_       CacheLinePad
 }
 
-func (w *partitionWriter[T]) Collect(ts int64, v T) {
+func (w *partitionWriter[T]) Collect(ts int64, v *T) {
 	if w.task.idle {
 		w.task.setIdle(false)
 	}
 	switch w.kind {
 	case PartitionHash:
-		w.add(keyspace.Owner(w.keyHash(v), len(w.targets)), ts, v)
+		w.add(keyspace.Owner(w.keyHash(*v), len(w.targets)), ts, v)
 	case PartitionRebalance:
 		w.rr++
 		if w.rr == len(w.targets) {
@@ -147,13 +148,13 @@ func (w *partitionWriter[T]) Collect(ts int64, v T) {
 	}
 }
 
-func (w *partitionWriter[T]) add(j int, ts int64, v T) {
+func (w *partitionWriter[T]) add(j int, ts int64, v *T) {
 	b := w.pending[j]
 	if b == nil {
 		b = w.pool.Get().(*[]Rec[T])
 		w.pending[j] = b
 	}
-	*b = append(*b, Rec[T]{TS: ts, V: v})
+	*b = append(*b, Rec[T]{TS: ts, V: *v})
 	if len(*b) >= batchSize {
 		w.pending[j] = nil
 		w.task.send(w.targets[j], message{kind: msgRecords, batch: b})
@@ -189,7 +190,7 @@ func (w *partitionWriter[T]) control(kind msgKind, wm int64) {
 // fanout forwards to several outputs.
 type fanout[T any] []Output[T]
 
-func (f fanout[T]) Collect(ts int64, v T) {
+func (f fanout[T]) Collect(ts int64, v *T) {
 	for _, o := range f {
 		o.Collect(ts, v)
 	}
@@ -204,5 +205,5 @@ func (f fanout[T]) Watermark(wm int64) {
 // discard drops everything; the output of a node nobody consumes.
 type discard[T any] struct{}
 
-func (discard[T]) Collect(int64, T) {}
-func (discard[T]) Watermark(int64)  {}
+func (discard[T]) Collect(int64, *T) {}
+func (discard[T]) Watermark(int64)   {}

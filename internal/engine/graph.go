@@ -115,10 +115,22 @@ type SourceDriver interface {
 	Poll() (wait time.Duration, done bool, err error)
 }
 
+// CacheLinePad separates per-subtask data written on every record from its
+// neighbours in memory. Subtasks of one operator are allocated together, so
+// without it two cores writing their own counters would share a cache line
+// and slow each other down (false sharing). Put it last in a struct whose
+// hot fields come first.
+type CacheLinePad struct{ _ [64]byte }
+
 // Output receives the records and watermarks an operator emits.
+//
+// Records pass by pointer so that a record crosses a chain without being
+// copied at every operator: *v is valid only during the call, and the
+// callee must neither modify it nor keep the pointer (it copies what it
+// keeps).
 type Output[T any] interface {
 	// Collect emits one record with its event timestamp.
-	Collect(ts int64, v T)
+	Collect(ts int64, v *T)
 	// Watermark emits a watermark: no record with a timestamp at or below it
 	// should follow.
 	Watermark(wm int64)

@@ -29,6 +29,7 @@ type task struct {
 	closers   []func() error
 
 	proc procTimers
+	_    CacheLinePad
 }
 
 // inChannel is the consumer's view of one input channel.

@@ -162,6 +162,7 @@ type reader struct {
 	now    func() int64
 	paced  bool
 	base   float64
+	o      Order // the order being emitted
 }
 
 func (r *reader) AddSplits(b [][]byte) error {
@@ -201,8 +202,8 @@ func (r *reader) Read(out weir.SourceOutput[Order]) (weir.ReadStatus, error) {
 			}
 		}
 		r.splits[best].consumed++
-		o := r.cfg.At(n)
-		out.Emit(o, o.CreateTS)
+		r.o = r.cfg.At(n)
+		out.Emit(&r.o, r.o.CreateTS)
 	}
 	return weir.ReadStatus{}, nil
 }
