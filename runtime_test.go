@@ -2,7 +2,6 @@ package weir_test
 
 import (
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -350,10 +349,8 @@ func TestResultsIndependentOfParallelism(t *testing.T) {
 			doubled := weir.Map(src.Filter(func(r kv) bool { return r.V%7 != 0 }), func(r kv) kv { r.V *= 2; return r })
 			keyed := weir.KeyBy(doubled, kvKey)
 			windows := weir.WindowAggregateProcess(keyed.Window(window.TumblingEventTime(time.Second)), sumAgg{},
-				func(k string, w window.TimeWindow, in iter.Seq[int64], out weir.Collector[string]) error {
-					for s := range in {
-						out.Collect(sprint(k, w.Start, s))
-					}
+				func(k string, w window.TimeWindow, s int64, out weir.Collector[string]) error {
+					out.Collect(sprint(k, w.Start, s))
 					return nil
 				})
 			rolling := weir.Map(weir.Aggregate(keyed, countAgg[kv]{}), func(n int64) int64 { return n })

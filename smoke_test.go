@@ -2,7 +2,6 @@ package weir_test
 
 import (
 	"context"
-	"iter"
 	"slices"
 	"testing"
 	"time"
@@ -35,10 +34,8 @@ func TestSmokeWindowCount(t *testing.T) {
 		counts := weir.WindowAggregateProcess(
 			weir.KeyBy(src, func(e ev) string { return e.Key }).Window(window.TumblingEventTime(10*time.Second)),
 			countAgg[ev]{},
-			func(k string, w window.TimeWindow, in iter.Seq[int64], out weir.Collector[string]) error {
-				for c := range in {
-					out.Collect(k + ":" + time.UnixMilli(w.Start).UTC().Format("15:04:05") + ":" + itoa(c))
-				}
+			func(k string, w window.TimeWindow, c int64, out weir.Collector[string]) error {
+				out.Collect(k + ":" + time.UnixMilli(w.Start).UTC().Format("15:04:05") + ":" + itoa(c))
 				return nil
 			})
 		sink := memory.NewSink[string]()

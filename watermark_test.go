@@ -209,7 +209,7 @@ func TestSourceEndingEarlyDoesNotHoldBackWindows(t *testing.T) {
 	env := newEnv(weir.WithParallelism(4))
 	recs := []kv{{"a", 1500, 1}, {"a", 999_999_000, 2}}
 	src := weir.FromSource(env, memory.NewSource(recs, memory.WithTimestamps(kvTS)), weir.BoundedOutOfOrderness[kv](0))
-	counts := weir.WindowAggregateProcess(weir.KeyBy(src, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, windowLabel[string, int64])
+	counts := weir.WindowAggregateProcess(weir.KeyBy(src, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, aggLabel[string, int64])
 	sink := memory.NewSink[string]()
 	weir.To(counts, sink)
 	run(t, env)
@@ -240,7 +240,7 @@ func TestTimestampAssignerAndWatermarks(t *testing.T) {
 			src := weir.FromSource(env, memory.NewSource(recs, memory.WithTimestamps(func(r kv) int64 { return r.TS + 86_400_000 })),
 				weir.MonotonousTimestamps[kv]())
 			restamped := weir.AssignTimestampsAndWatermarks(src, weir.BoundedOutOfOrderness[kv](0).WithTimestampAssigner(func(r kv, _ int64) int64 { return r.TS }))
-			counts := weir.WindowAggregateProcess(weir.KeyBy(restamped, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, windowLabel[string, int64])
+			counts := weir.WindowAggregateProcess(weir.KeyBy(restamped, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, aggLabel[string, int64])
 			sink := memory.NewSink[string]()
 			weir.To(counts, sink)
 			run(t, env)
@@ -260,7 +260,7 @@ func TestSourceTimestampAssigner(t *testing.T) {
 		}
 		return r.TS
 	}))
-	counts := weir.WindowAggregateProcess(weir.KeyBy(src, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, windowLabel[string, int64])
+	counts := weir.WindowAggregateProcess(weir.KeyBy(src, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, aggLabel[string, int64])
 	sink := memory.NewSink[string]()
 	weir.To(counts, sink)
 	run(t, env)

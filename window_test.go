@@ -12,11 +12,9 @@ import (
 	"github.com/weirstream/weir/window"
 )
 
-// windowLabel emits "key [start, end) value" for every value of a window.
-func windowLabel[K comparable, V any](k K, w window.TimeWindow, in iter.Seq[V], out weir.Collector[string]) error {
-	for v := range in {
-		out.Collect(fmt.Sprintf("%v %v %v", k, w, v))
-	}
+// aggLabel emits "key [start, end) value" for a window's aggregate.
+func aggLabel[K comparable, V any](k K, w window.TimeWindow, v V, out weir.Collector[string]) error {
+	out.Collect(fmt.Sprintf("%v %v %v", k, w, v))
 	return nil
 }
 
@@ -55,7 +53,8 @@ var windowFns = []struct {
 		})
 	}},
 	{"WindowAggregateProcess", func(ws weir.WindowedStream[string, kv]) weir.Stream[string] {
-		return weir.WindowAggregateProcess(ws, sumAgg{}, func(k string, w window.TimeWindow, in iter.Seq[int64], out weir.Collector[string]) error {
+		return weir.WindowAggregateProcess(ws, sumAgg{}, func(k string, w window.TimeWindow, sum int64, out weir.Collector[string]) error {
+			in := func(yield func(int64) bool) { yield(sum) }
 			for s := range in {
 				out.Collect(fmt.Sprintf("%s end=%d %d", k, w.End, s))
 			}
@@ -154,8 +153,8 @@ func TestWindowCountsAtScale(t *testing.T) {
 	src := weir.FromSource(env, memory.NewSource(recs, memory.WithTimestamps(kvTS)), weir.BoundedOutOfOrderness[kv](100*time.Millisecond))
 	keyed := weir.KeyBy(src, kvKey)
 	s1, s2 := memory.NewSink[string](), memory.NewSink[string]()
-	weir.To(weir.WindowAggregateProcess(keyed.Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, windowLabel[string, int64]), s1)
-	weir.To(weir.WindowAggregateProcess(keyed.Window(window.SlidingEventTime(2*time.Second, 500*time.Millisecond)), countAgg[kv]{}, windowLabel[string, int64]), s2)
+	weir.To(weir.WindowAggregateProcess(keyed.Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, aggLabel[string, int64]), s1)
+	weir.To(weir.WindowAggregateProcess(keyed.Window(window.SlidingEventTime(2*time.Second, 500*time.Millisecond)), countAgg[kv]{}, aggLabel[string, int64]), s2)
 	run(t, env)
 	equalSorted(t, "tumbling", s1.Results(), flat(tumbling))
 	equalSorted(t, "sliding", s2.Results(), flat(sliding))
@@ -240,7 +239,7 @@ func TestProcessingTimeWindows(t *testing.T) {
 	added := make(chan string, 100)
 	counts := weir.WindowAggregateProcess(
 		weir.KeyBy(weir.FromSource(env, src, weir.NoWatermarks[kv]()).Parallelism(1), kvKey).Window(window.TumblingProcessingTime(time.Second)),
-		notifyCount{added}, windowLabel[string, int64])
+		notifyCount{added}, aggLabel[string, int64])
 	sink := newLiveSink[string]()
 	weir.To(counts, sink)
 	done := runAsync(context.Background(), env, "processing-time windows")
@@ -289,7 +288,7 @@ func TestProcessingTimeSessions(t *testing.T) {
 	added := make(chan string, 100)
 	counts := weir.WindowAggregateProcess(
 		weir.KeyBy(weir.FromSource(env, src, weir.NoWatermarks[kv]()), kvKey).Window(window.ProcessingTimeSession(time.Second)),
-		notifyCount{added}, windowLabel[string, int64])
+		notifyCount{added}, aggLabel[string, int64])
 	sink := newLiveSink[string]()
 	weir.To(counts, sink)
 	done := runAsync(context.Background(), env, "processing-time sessions")
@@ -342,13 +341,11 @@ func TestWindowCascade(t *testing.T) {
 			env := newEnv(weir.WithParallelism(p))
 			src := weir.FromSource(env, memory.NewSource(recs, memory.WithTimestamps(kvTS)), weir.BoundedOutOfOrderness[kv](100*time.Millisecond))
 			perSecond := weir.WindowAggregateProcess(weir.KeyBy(src, kvKey).Window(window.TumblingEventTime(time.Second)), countAgg[kv]{},
-				func(k string, _ window.TimeWindow, in iter.Seq[int64], out weir.Collector[kv]) error {
-					for n := range in {
-						out.Collect(kv{K: k, V: n})
-					}
+				func(k string, _ window.TimeWindow, n int64, out weir.Collector[kv]) error {
+					out.Collect(kv{K: k, V: n})
 					return nil
 				})
-			per10 := weir.WindowAggregateProcess(weir.KeyBy(perSecond, kvKey).Window(window.TumblingEventTime(10*time.Second)), sumAgg{}, windowLabel[string, int64])
+			per10 := weir.WindowAggregateProcess(weir.KeyBy(perSecond, kvKey).Window(window.TumblingEventTime(10*time.Second)), sumAgg{}, aggLabel[string, int64])
 			sink := memory.NewSink[string]()
 			weir.To(per10, sink)
 			run(t, env)
@@ -404,7 +401,7 @@ func TestStructKeys(t *testing.T) {
 			env := newEnv(weir.WithParallelism(p))
 			src := weir.FromSource(env, memory.NewSource(recs, memory.WithTimestamps(kvTS)), weir.BoundedOutOfOrderness[kv](time.Second))
 			keyed := weir.KeyBy(src, func(r kv) point { return point{int32(r.V), int32(-r.V), r.K} })
-			counts := weir.WindowAggregateProcess(keyed.Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, windowLabel[point, int64])
+			counts := weir.WindowAggregateProcess(keyed.Window(window.TumblingEventTime(time.Second)), countAgg[kv]{}, aggLabel[point, int64])
 			sink := memory.NewSink[string]()
 			weir.To(counts, sink)
 			run(t, env)

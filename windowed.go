@@ -66,12 +66,16 @@ func WindowAggregate[K comparable, T, ACC, O any](ws WindowedStream[K, T], agg A
 	})
 }
 
+// AggregateWindowFunc turns the aggregate of a window into results.
+type AggregateWindowFunc[K comparable, R, OUT any] func(key K, w window.TimeWindow, result R, out Collector[OUT]) error
+
 // WindowAggregateProcess aggregates incrementally and hands the result, with
-// the key and window, to fn when the window fires.
-func WindowAggregateProcess[K comparable, T, ACC, R, O any](ws WindowedStream[K, T], agg AggregateFunction[T, ACC, R], fn WindowFunc[K, R, O]) Stream[O] {
+// the key and window, to fn when the window fires (Flink's aggregate with a
+// ProcessWindowFunction, whose iterable always holds exactly this one
+// result).
+func WindowAggregateProcess[K comparable, T, ACC, R, O any](ws WindowedStream[K, T], agg AggregateFunction[T, ACC, R], fn AggregateWindowFunc[K, R, O]) Stream[O] {
 	return windowAgg(ws, "WindowAggregate", aggAdd(agg), agg.Merge, func(k K, w window.TimeWindow, acc ACC, out Collector[O]) error {
-		r := agg.Result(acc)
-		return fn(k, w, func(yield func(R) bool) { yield(r) }, out)
+		return fn(k, w, agg.Result(acc), out)
 	})
 }
 

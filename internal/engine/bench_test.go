@@ -14,6 +14,7 @@ import (
 // in polls of 1024, then the final watermark.
 type countSource struct {
 	out  Output[int64]
+	v    int64 // the record being emitted; a field, so &v does not escape per record
 	next int64
 	step int64
 	n    int64
@@ -25,8 +26,8 @@ func (s *countSource) Poll() (time.Duration, bool, error) {
 			s.out.Watermark(MaxWatermark)
 			return 0, true, nil
 		}
-		v := s.next
-		s.out.Collect(v, &v)
+		s.v = s.next
+		s.out.Collect(s.v, &s.v)
 		s.next += s.step
 	}
 	s.out.Watermark(s.next)

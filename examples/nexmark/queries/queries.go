@@ -12,7 +12,6 @@ package queries
 
 import (
 	"fmt"
-	"iter"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -172,10 +171,8 @@ func Q5(env *weir.Environment, cfg nexmark.SourceConfig) (weir.Stream[Q5Result],
 		weir.KeyBy(b, func(b nexmark.Bid) int64 { return b.Auction }).
 			Window(window.SlidingEventTime(10*time.Second, 2*time.Second)),
 		count[nexmark.Bid]{},
-		func(auction int64, w window.TimeWindow, in iter.Seq[int64], out weir.Collector[AuctionCount]) error {
-			for n := range in {
-				out.Collect(AuctionCount{Auction: auction, Num: n, Start: w.Start, End: w.End})
-			}
+		func(auction int64, w window.TimeWindow, n int64, out weir.Collector[AuctionCount]) error {
+			out.Collect(AuctionCount{Auction: auction, Num: n, Start: w.Start, End: w.End})
 			return nil
 		}).UID("q5-auction-counts").Name("q5-auction-counts")
 	hot := weir.Process(weir.KeyBy(counts, func(c AuctionCount) int64 { return c.Start }), &q5Hottest{})
@@ -374,10 +371,8 @@ func Q11(env *weir.Environment, cfg nexmark.SourceConfig) (weir.Stream[Q11Result
 	return weir.WindowAggregateProcess(
 		weir.KeyBy(b, func(b nexmark.Bid) int64 { return b.Bidder }).Window(window.EventTimeSession(10*time.Second)),
 		count[nexmark.Bid]{},
-		func(bidder int64, w window.TimeWindow, in iter.Seq[int64], out weir.Collector[Q11Result]) error {
-			for n := range in {
-				out.Collect(Q11Result{Bidder: bidder, BidCount: n, WindowStart: w.Start, WindowEnd: w.End})
-			}
+		func(bidder int64, w window.TimeWindow, n int64, out weir.Collector[Q11Result]) error {
+			out.Collect(Q11Result{Bidder: bidder, BidCount: n, WindowStart: w.Start, WindowEnd: w.End})
 			return nil
 		}).UID("q11-sessions").Name("q11-sessions"), nil
 }
