@@ -73,7 +73,7 @@ func CoProcess[A, B, O any](c ConnectedStreams[A, B], fn CoProcessFunction[A, B,
 				return nil, fmt.Errorf("open: %w", err)
 			}
 		}
-		return &engine.Instance{Inputs: [2]any{op, (*coProcessRight[A, B, O])(op)}}, nil
+		return &engine.Instance{Inputs: [2]any{op, (*coProcessRight[A, B, O])(op)}, Operator: op.c.ops}, nil
 	})
 	c.a.connect(n, 0, engine.PartitionDefault, nil)
 	c.b.connect(n, 1, engine.PartitionDefault, nil)
@@ -138,7 +138,10 @@ func KeyedCoProcess[K comparable, A, B, O any](c ConnectedKeyedStreams[K, A, B],
 	n := env.addNode("co-process-keyed", "KeyedCoProcess", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		f := cloneFn(fn)
 		op := &keyedCoOp[K, A, B, O]{fn: f, keyA: c.a.key, keyB: c.b.key, col: tsCollector[O]{out: out.(engine.Output[O])}, name: ctx.Node().Name}
-		op.core = newKeyedCore(ctx, c.a.keySer, c.a.kh)
+		var err error
+		if op.core, err = newKeyedCore(ctx, c.a.keySer, c.a.kh); err != nil {
+			return nil, err
+		}
 		op.kctx.core = op.core
 		th, _ := f.(KeyedTimerHandler[K, O])
 		op.core.onTimer = func(t timer.Timer[K, void], d TimeDomain) {
@@ -155,7 +158,7 @@ func KeyedCoProcess[K comparable, A, B, O any](c ConnectedKeyedStreams[K, A, B],
 				return nil, fmt.Errorf("open: %w", err)
 			}
 		}
-		return &engine.Instance{Inputs: [2]any{op, (*keyedCoRight[K, A, B, O])(op)}, Finish: op.core.finishProc}, nil
+		return &engine.Instance{Inputs: [2]any{op, (*keyedCoRight[K, A, B, O])(op)}, Finish: op.core.finishProc, Keyed: op.core.b}, nil
 	})
 	c.a.connect(n, 0)
 	c.b.connect(n, 1)

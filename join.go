@@ -129,7 +129,10 @@ func IntervalJoin[K comparable, A, B, O any](a KeyedStream[K, A], b KeyedStream[
 			fn: fn, col: tsCollector[O]{out: out.(engine.Output[O])}, timers: timer.NewQueue[K, cleanup](),
 			wm: engine.MinWatermark, name: ctx.Node().Name,
 		}
-		return &engine.Instance{Inputs: [2]any{op, (*intervalJoinRight[K, A, B, O])(op)}}, nil
+		if _, err := hashmap.NewTimers(be, "timers/cleanup", op.timers, serde.Of[cleanup]()); err != nil {
+			return nil, err
+		}
+		return &engine.Instance{Inputs: [2]any{op, (*intervalJoinRight[K, A, B, O])(op)}, Keyed: be}, nil
 	})
 	a.connect(n, 0)
 	b.connect(n, 1)

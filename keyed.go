@@ -130,8 +130,8 @@ type keyedCore[K comparable] struct {
 	onTimer func(t timer.Timer[K, void], d TimeDomain)
 }
 
-func newKeyedCore[K comparable](ctx *engine.Context, ks serde.Serializer[K], kh func(K) uint64) *keyedCore[K] {
-	return &keyedCore[K]{
+func newKeyedCore[K comparable](ctx *engine.Context, ks serde.Serializer[K], kh func(K) uint64) (*keyedCore[K], error) {
+	c := &keyedCore[K]{
 		ctx:   ctx,
 		b:     hashmap.New(ks, kh, ctx.Now),
 		event: timer.NewQueue[K, void](),
@@ -139,6 +139,13 @@ func newKeyedCore[K comparable](ctx *engine.Context, ks serde.Serializer[K], kh 
 		wm:    engine.MinWatermark,
 		arm:   procArm{ctx: ctx},
 	}
+	if _, err := hashmap.NewTimers(c.b, "timers/event", c.event, serde.Of[void]()); err != nil {
+		return nil, err
+	}
+	if _, err := hashmap.NewTimers(c.b, "timers/processing", c.proc, serde.Of[void]()); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // advance fires the event-time timers up to wm. The final watermark ends
@@ -258,7 +265,10 @@ func Process[K comparable, I, O any](ks KeyedStream[K, I], fn KeyedProcessFuncti
 	n := ks.s.env.addNode("process", "KeyedProcess", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		f := cloneFn(fn)
 		op := &processOp[K, I, O]{fn: f, key: ks.key, col: tsCollector[O]{out: out.(engine.Output[O])}}
-		op.core = newKeyedCore(ctx, ks.keySer, ks.kh)
+		var err error
+		if op.core, err = newKeyedCore(ctx, ks.keySer, ks.kh); err != nil {
+			return nil, err
+		}
 		op.kctx.core = op.core
 		th, _ := f.(KeyedTimerHandler[K, O])
 		op.core.onTimer = func(t timer.Timer[K, void], d TimeDomain) {
@@ -276,7 +286,7 @@ func Process[K comparable, I, O any](ks KeyedStream[K, I], fn KeyedProcessFuncti
 			}
 		}
 		op.name = ctx.Node().Name
-		return &engine.Instance{Inputs: [2]any{op}, Finish: op.core.finishProc}, nil
+		return &engine.Instance{Inputs: [2]any{op}, Finish: op.core.finishProc, Keyed: op.core.b}, nil
 	})
 	ks.connect(n, 0)
 	return newStream[O](ks.s.env, n)
@@ -358,13 +368,16 @@ func rolling[K comparable, T, ACC, O any](ks KeyedStream[K, T], kind, name strin
 		ks.s.env.errf("weir: %s: %w", name, err)
 	}
 	n := ks.s.env.addNode(kind, name, engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
-		core := newKeyedCore(ctx, ks.keySer, ks.kh)
+		core, err := newKeyedCore(ctx, ks.keySer, ks.kh)
+		if err != nil {
+			return nil, err
+		}
 		t, err := hashmap.NewValue[K, void](core.b, kind, backend.KindValue, serde.Of[void](), accSer, hashmap.TTL{})
 		if err != nil {
 			return nil, err
 		}
 		op := &rollingOp[K, T, ACC, O]{core: core, t: t, key: ks.key, add: add, result: result, out: out.(engine.Output[O])}
-		return &engine.Instance{Inputs: [2]any{op}}, nil
+		return &engine.Instance{Inputs: [2]any{op}, Keyed: core.b}, nil
 	})
 	ks.connect(n, 0)
 	return newStream[O](ks.s.env, n)

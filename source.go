@@ -170,7 +170,10 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 		}
 		op.splits.Update(mine)
 		op.lastEmit = ctx.Now()
-		return &engine.Instance{Source: op, Close: r.Close}, nil
+		return &engine.Instance{Source: op, Close: r.Close, Operator: op.ops,
+			BeforeSnapshot: op.snapshotSplits,
+			Drain:          func() { op.out.Watermark(engine.MaxWatermark) },
+		}, nil
 	})
 	return newStream[T](env, n)
 }
@@ -234,6 +237,17 @@ func (s *sourceOp[T]) Poll() (time.Duration, bool, error) {
 		}
 	}
 	return st.Wait, false, nil
+}
+
+// snapshotSplits records the reader's splits with their current positions
+// in the source's operator state, at a barrier.
+func (s *sourceOp[T]) snapshotSplits() error {
+	splits, err := s.r.SnapshotSplits()
+	if err != nil {
+		return fmt.Errorf("source splits: %w", err)
+	}
+	s.splits.Update(splits)
+	return nil
 }
 
 // AssignTimestampsAndWatermarks re-stamps a stream's records and generates

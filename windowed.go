@@ -246,13 +246,19 @@ func windowNode[K comparable, T, O any](ws WindowedStream[K, T], name string, mk
 		if op.c, err = mk(op.b, op.col, op.name); err != nil {
 			return nil, err
 		}
+		if _, err := hashmap.NewTimers(op.b, "timers/event", op.event, serde.Of[window.TimeWindow]()); err != nil {
+			return nil, err
+		}
+		if _, err := hashmap.NewTimers(op.b, "timers/processing", op.proc, serde.Of[window.TimeWindow]()); err != nil {
+			return nil, err
+		}
 		if ws.assigner.IsMerging() {
 			op.sessions, err = hashmap.NewValue[K, void](op.b, "window-sessions", backend.KindValue, serde.Of[void](), serde.Of[[]sessionPair](), hashmap.TTL{})
 			if err != nil {
 				return nil, err
 			}
 		}
-		return &engine.Instance{Inputs: [2]any{op}, Finish: op.finish}, nil
+		return &engine.Instance{Inputs: [2]any{op}, Finish: op.finish, Keyed: op.b}, nil
 	})
 	ks.connect(n, 0)
 	return newStream[O](ks.s.env, n)

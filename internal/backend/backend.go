@@ -22,9 +22,12 @@ const (
 	KindMap
 	KindReducing
 	KindAggregating
+	// KindTimers is an operator's event-time or processing-time timers:
+	// one entry per (key, namespace, timestamp), value = the timestamp.
+	KindTimers
 )
 
-var kindNames = [...]string{"", "value", "list", "map", "reducing", "aggregating"}
+var kindNames = [...]string{"", "value", "list", "map", "reducing", "aggregating", "timers"}
 
 // String returns the kind's lowercase name.
 func (k Kind) String() string {

@@ -20,6 +20,7 @@ const (
 	msgIdle
 	msgActive
 	msgEnd
+	msgBarrier // batch holds a *Barrier
 )
 
 // message is what travels on a channel. Records travel as a *[]Rec[T] in
@@ -111,6 +112,7 @@ const channelCapacity = 4
 type writer interface {
 	flush()
 	control(kind msgKind, wm int64)
+	barrier(b Barrier)
 }
 
 // partitionWriter is an Output[T] that routes records to the channels of one
@@ -177,6 +179,13 @@ func (w *partitionWriter[T]) flush() {
 			w.pending[j] = nil
 			w.task.send(w.targets[j], message{kind: msgRecords, batch: b})
 		}
+	}
+}
+
+func (w *partitionWriter[T]) barrier(b Barrier) {
+	w.flush()
+	for _, c := range w.targets {
+		w.task.send(c, message{kind: msgBarrier, batch: &b})
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/hex"
 	"math"
 	"time"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/backend/opstate"
 )
 
 // Watermark bounds.
@@ -105,6 +108,18 @@ type Instance struct {
 	// Close releases resources; called once when the task stops, whether it
 	// finished or failed.
 	Close func() error
+
+	// Keyed is the operator's keyed state, snapshotted at barriers; nil
+	// for operators without keyed state.
+	Keyed backend.Keyed
+	// Operator is the operator's operator (non-keyed) state; may be nil.
+	Operator *opstate.Backend
+	// BeforeSnapshot, if set, runs at a barrier before the state is
+	// captured (a source records its split positions there).
+	BeforeSnapshot func() error
+	// Drain, set by sources, emits the final watermark; it runs before a
+	// barrier of a stop with drain.
+	Drain func()
 }
 
 // SourceDriver is a source operator's side of the task loop.

@@ -40,6 +40,9 @@ type Options struct {
 	Clock Clock
 	// Logger receives the engine's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// OnSnapshot receives every task's snapshot of a barrier, on the task's
+	// goroutine: it must hand the snapshot off and return quickly.
+	OnSnapshot func(TaskSnapshot)
 }
 
 func (o *Options) ensureDefaults() {
@@ -69,45 +72,112 @@ func (j *job) now() int64 { return j.opts.Clock.Now().UnixMilli() }
 // and Run returns the first error. Run returns only after every goroutine it
 // started has exited.
 func Run(ctx context.Context, nodes []*Node, opts Options) error {
+	j, err := Start(ctx, nodes, opts)
+	if err != nil {
+		return err
+	}
+	return j.Wait()
+}
+
+// Job is a running job.
+type Job struct {
+	j       *job
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	tasks   []*task
+	sources []*task
+
+	mu       sync.Mutex
+	firstErr error
+	running  int
+}
+
+// Start starts the graph's tasks and returns at once; Wait waits for them.
+func Start(ctx context.Context, nodes []*Node, opts Options) (*Job, error) {
 	opts.ensureDefaults()
 	plan, err := Compile(nodes, opts.Parallelism)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	j := &job{opts: opts, done: ctx.Done(), pools: map[*Edge]*sync.Pool{}, plan: plan}
 	tasks, err := j.build()
 	if err != nil {
-		return err
+		cancel()
+		return nil, err
 	}
-
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	h := &Job{j: j, ctx: ctx, cancel: cancel, tasks: tasks, running: len(tasks)}
 	for _, t := range tasks {
-		wg.Add(1)
+		if t.source != nil {
+			h.sources = append(h.sources, t)
+		}
+	}
+	for _, t := range tasks {
+		h.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			if err := t.run(); err != nil {
-				mu.Lock()
-				if firstErr == nil && !errors.Is(err, errAborted) {
-					firstErr = fmt.Errorf("%s (subtask %d/%d): %w", t.name, t.subtask+1, t.parallelism, err)
-				}
-				mu.Unlock()
+			defer h.wg.Done()
+			err := t.run()
+			h.mu.Lock()
+			h.running--
+			if err != nil && h.firstErr == nil && !errors.Is(err, errAborted) {
+				h.firstErr = fmt.Errorf("%s (subtask %d/%d): %w", t.name, t.subtask+1, t.parallelism, err)
+			}
+			h.mu.Unlock()
+			if err != nil {
 				cancel()
 			}
 		}()
 	}
-	wg.Wait()
+	return h, nil
+}
+
+// Tasks returns the number of tasks; each reports one TaskSnapshot per
+// completed barrier.
+func (h *Job) Tasks() int { return len(h.tasks) }
+
+// ErrFinishing is returned by Trigger once some task has finished: a
+// snapshot could no longer cover the whole job.
+var ErrFinishing = errors.New("engine: the job is finishing; part of it has already ended")
+
+// Trigger injects barrier b at every source. Each task then reports its
+// snapshot through Options.OnSnapshot. The caller must not trigger a new
+// barrier before the previous one has been reported by every task.
+func (h *Job) Trigger(b Barrier) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.firstErr != nil || h.ctx.Err() != nil {
+		return fmt.Errorf("engine: the job is not running")
+	}
+	if h.running < len(h.tasks) {
+		return ErrFinishing
+	}
+	for _, t := range h.sources {
+		select {
+		case t.ctl <- b:
+		default:
+			return fmt.Errorf("engine: source %s (subtask %d) has %d barriers pending", t.name, t.subtask+1, len(t.ctl))
+		}
+	}
+	return nil
+}
+
+// Cancel stops the job; Wait then returns context.Canceled.
+func (h *Job) Cancel() { h.cancel() }
+
+// Wait waits until every task has exited and returns the first error.
+func (h *Job) Wait() error {
+	h.wg.Wait()
+	defer h.cancel()
+	h.mu.Lock()
+	firstErr := h.firstErr
+	h.mu.Unlock()
 	if firstErr != nil {
 		return firstErr
 	}
-	if err := ctx.Err(); err != nil {
+	if err := h.ctx.Err(); err != nil {
 		// Cancelled from outside (or by a task that then reported nothing).
-		if cerr := context.Cause(ctx); cerr != nil {
+		if cerr := context.Cause(h.ctx); cerr != nil {
 			return cerr
 		}
 		return err
@@ -217,6 +287,9 @@ func (j *job) build() ([]*task, error) {
 				job: j, name: strings.Join(names, " -> "), subtask: i, parallelism: par,
 				notify: make(chan struct{}, 1), wm: MinWatermark,
 				proc: procTimers{clock: j.opts.Clock, wake: make(chan struct{}, 1)},
+			}
+			if len(n.Inputs) == 0 {
+				t.ctl = make(chan Barrier, 16)
 			}
 			taskOf[n] = append(taskOf[n], t)
 			tasks = append(tasks, t)
@@ -332,7 +405,11 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 	}
 	if inst.Finish != nil {
 		t.finishers = append(t.finishers, inst.Finish)
+		if n.Out == nil {
+			t.sinkFinishers = append(t.sinkFinishers, inst.Finish)
+		}
 	}
+	t.ops = append(t.ops, taskOp{node: n, inst: inst})
 	if inst.Close != nil {
 		t.closers = append(t.closers, inst.Close)
 	}

@@ -27,9 +27,25 @@ type task struct {
 
 	finishers []func()
 	closers   []func() error
+	// ops are the chain's operators in chain order.
+	ops []taskOp
+	// sinkFinishers flush the chain's sinks; all that runs at the end of a
+	// stopped job.
+	sinkFinishers []func()
+
+	// ctl carries barriers to inject into a source task.
+	ctl      chan Barrier
+	align    alignment
+	stopping bool
+	finished bool
 
 	proc procTimers
 	_    CacheLinePad
+}
+
+type taskOp struct {
+	node *Node
+	inst *Instance
 }
 
 // inChannel is the consumer's view of one input channel.
@@ -39,6 +55,7 @@ type inChannel struct {
 	wm      int64
 	idle    bool
 	ended   bool
+	blocked bool // delivered the barrier being aligned
 }
 
 // abortSignal unwinds a task whose job is stopping.
@@ -102,6 +119,15 @@ func (t *task) runSource() {
 			panic(abortSignal{})
 		}
 		t.pollTimers()
+		select {
+		case b := <-t.ctl:
+			if t.injectBarrier(b) {
+				t.finish()
+				return
+			}
+			continue
+		default:
+		}
 		wait, done, err := t.source.Poll()
 		if err != nil {
 			Fail(err)
@@ -124,6 +150,14 @@ func (t *task) runSource() {
 					<-sleep.C
 				}
 				t.proc.fire(t.job.now())
+			case b := <-t.ctl:
+				if !sleep.Stop() {
+					<-sleep.C
+				}
+				if t.injectBarrier(b) {
+					t.finish()
+					return
+				}
 			case <-t.job.done:
 				panic(abortSignal{})
 			}
@@ -136,7 +170,7 @@ func (t *task) runInputs() {
 	for open > 0 {
 		progressed := false
 		for _, c := range t.inputs {
-			if c.ended {
+			if c.ended || c.blocked {
 				continue
 			}
 			select {
@@ -188,6 +222,9 @@ func (t *task) handle(c *inChannel, m message) {
 	case msgEnd:
 		c.ended = true
 		t.updateWatermark()
+		t.channelEnded(c)
+	case msgBarrier:
+		t.barrierArrived(c, *m.batch.(*Barrier))
 	}
 }
 
@@ -239,6 +276,18 @@ func (t *task) setIdle(idle bool) {
 // finish runs when the task's input has ended: operators flush in chain
 // order and End goes downstream.
 func (t *task) finish() {
+	t.finished = true
+	if t.stopping {
+		// Stopped at a barrier: nothing may happen after it except that
+		// sinks make visible what they were given before it.
+		for _, f := range t.sinkFinishers {
+			f()
+		}
+		for _, w := range t.writers {
+			w.control(msgEnd, 0)
+		}
+		return
+	}
 	if t.source == nil && t.wm < MaxWatermark {
 		t.wm = MaxWatermark
 		t.headWatermark(MaxWatermark)
@@ -249,6 +298,20 @@ func (t *task) finish() {
 	for _, w := range t.writers {
 		w.control(msgEnd, 0)
 	}
+}
+
+// injectBarrier puts a barrier into a source task's output; it reports
+// whether the source stops there.
+func (t *task) injectBarrier(b Barrier) (stop bool) {
+	if b.Drain {
+		for _, op := range t.ops {
+			if op.inst.Drain != nil {
+				op.inst.Drain()
+			}
+		}
+	}
+	t.onBarrier(b)
+	return b.Stop
 }
 
 func (t *task) flushWriters() {

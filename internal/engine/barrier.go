@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/backend/opstate"
+	"github.com/weirstream/weir/internal/keyspace"
+)
+
+// SnapshotKind distinguishes engine-owned checkpoints from user-owned
+// savepoints.
+type SnapshotKind uint8
+
+const (
+	// Checkpoint is a periodic snapshot the engine owns and rotates.
+	Checkpoint SnapshotKind = iota + 1
+	// Savepoint is a snapshot the user triggered and owns.
+	Savepoint
+)
+
+// String returns "checkpoint" or "savepoint".
+func (k SnapshotKind) String() string {
+	if k == Savepoint {
+		return "savepoint"
+	}
+	return "checkpoint"
+}
+
+// Barrier is a checkpoint barrier: sources inject it into their output
+// between two records, and every task snapshots its operators once it has
+// received it on all its open input channels (aligned barriers).
+type Barrier struct {
+	ID   uint64
+	Kind SnapshotKind
+	// Stop makes sources stop right after the barrier (stop with
+	// savepoint): nothing is processed after it, and the job ends once the
+	// barrier has passed every task.
+	Stop bool
+	// Drain makes sources emit the final watermark before the barrier, so
+	// that every event-time window and timer fires first (stop --drain).
+	Drain bool
+}
+
+// KeyedState is one keyed state of an operator subtask, encoded, in
+// (hash, key, namespace) order.
+type KeyedState struct {
+	Name    string
+	Kind    backend.Kind
+	Entries []backend.Entry
+}
+
+// OperatorList is one operator list state of an operator subtask.
+type OperatorList struct {
+	Name     string
+	Mode     opstate.Mode
+	Elements [][]byte
+}
+
+// OperatorSnapshot is the state of one operator subtask at a barrier,
+// captured synchronously on the task goroutine: it shares no memory with the
+// live state, so it can be written while processing goes on.
+type OperatorSnapshot struct {
+	Node        *Node
+	Subtask     int
+	Parallelism int
+	// Range is the key-hash range the subtask owns.
+	Range    keyspace.Range
+	Keyed    []KeyedState
+	Operator []OperatorList
+}
+
+// TaskSnapshot is what a task reports for a barrier: the snapshots of the
+// operators of its chain.
+type TaskSnapshot struct {
+	Barrier   Barrier
+	Task      string
+	Subtask   int
+	Operators []OperatorSnapshot
+}
+
+// capture snapshots every operator of the chain.
+func (t *task) capture(b Barrier) (TaskSnapshot, error) {
+	ts := TaskSnapshot{Barrier: b, Task: t.name, Subtask: t.subtask}
+	for _, op := range t.ops {
+		if op.inst.BeforeSnapshot != nil {
+			if err := op.inst.BeforeSnapshot(); err != nil {
+				return ts, fmt.Errorf("%s: preparing snapshot %d: %w", op.node.Name, b.ID, err)
+			}
+		}
+		s := OperatorSnapshot{Node: op.node, Subtask: t.subtask, Parallelism: t.parallelism, Range: keyspace.RangeOf(t.subtask, t.parallelism)}
+		if op.inst.Keyed != nil {
+			for _, tab := range op.inst.Keyed.Tables() {
+				ks := KeyedState{Name: tab.Name(), Kind: tab.Kind()}
+				err := tab.Entries(keyspace.Full, func(e backend.Entry) error {
+					ks.Entries = append(ks.Entries, backend.Entry{
+						Hash:      e.Hash,
+						Key:       append([]byte(nil), e.Key...),
+						Namespace: append([]byte(nil), e.Namespace...),
+						Value:     append([]byte(nil), e.Value...),
+					})
+					return nil
+				})
+				if err != nil {
+					return ts, fmt.Errorf("%s: state %q: %w", op.node.Name, tab.Name(), err)
+				}
+				s.Keyed = append(s.Keyed, ks)
+			}
+		}
+		if op.inst.Operator != nil {
+			for _, l := range op.inst.Operator.Tables() {
+				s.Operator = append(s.Operator, OperatorList{Name: l.Name(), Mode: l.Mode(), Elements: l.Encoded()})
+			}
+		}
+		ts.Operators = append(ts.Operators, s)
+	}
+	return ts, nil
+}
+
+// onBarrier snapshots the chain, reports it and forwards the barrier.
+func (t *task) onBarrier(b Barrier) {
+	snap, err := t.capture(b)
+	if err != nil {
+		Fail(err)
+	}
+	if cb := t.job.opts.OnSnapshot; cb != nil {
+		cb(snap)
+	}
+	for _, w := range t.writers {
+		w.barrier(b)
+	}
+	if b.Stop {
+		t.stopping = true
+	}
+}
+
+// alignment tracks a barrier arriving on a task's input channels.
+type alignment struct {
+	active  bool
+	barrier Barrier
+	waiting int // open channels that have not delivered the barrier yet
+}
+
+// barrierArrived handles a barrier on channel c: c is blocked until the
+// barrier has arrived on every open channel; then the chain snapshots and
+// every channel is unblocked.
+func (t *task) barrierArrived(c *inChannel, b Barrier) {
+	if !t.align.active {
+		t.align = alignment{active: true, barrier: b}
+		for _, o := range t.inputs {
+			if !o.ended {
+				t.align.waiting++
+			}
+		}
+	} else if b.ID != t.align.barrier.ID {
+		Fail(fmt.Errorf("engine: barrier %d arrived while aligning barrier %d", b.ID, t.align.barrier.ID))
+	}
+	c.blocked = true
+	t.align.waiting--
+	t.maybeAligned()
+}
+
+// channelEnded accounts for a channel that ended while a barrier was being
+// aligned: it will never deliver the barrier.
+func (t *task) channelEnded(c *inChannel) {
+	if t.align.active && !c.blocked {
+		t.align.waiting--
+		t.maybeAligned()
+	}
+}
+
+func (t *task) maybeAligned() {
+	if t.align.waiting > 0 {
+		return
+	}
+	b := t.align.barrier
+	t.align = alignment{}
+	for _, o := range t.inputs {
+		o.blocked = false
+	}
+	t.onBarrier(b)
+}
