@@ -99,6 +99,19 @@ func (e *Environment) Execute(ctx context.Context, jobName string) error {
 	return nil
 }
 
+// start runs the job without waiting for it: the snapshot driver's entry
+// point. onSnapshot receives every task's snapshot of each barrier; restore,
+// if not nil, is the snapshot the job starts from.
+func (e *Environment) start(ctx context.Context, onSnapshot func(engine.TaskSnapshot), restore engine.RestoreSource) (*engine.Job, error) {
+	if err := e.prepare(); err != nil {
+		return nil, err
+	}
+	return engine.Start(ctx, e.nodes, engine.Options{
+		Parallelism: e.parallelism, Clock: e.clock, Logger: e.logger,
+		OnSnapshot: onSnapshot, Restore: restore,
+	})
+}
+
 // PlanNode is one operator of a job plan.
 type PlanNode struct {
 	ID          string      `json:"id"`

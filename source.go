@@ -141,13 +141,25 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 	bounded := src.Bounded()
 	n := env.addNode("source", "Source", engine.TypeOf[T](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		p, i := ctx.Parallelism(), ctx.Subtask()
-		splits, err := src.Splits(p)
-		if err != nil {
-			return nil, fmt.Errorf("source splits: %w", err)
-		}
+		// Restored splits carry their positions; a fresh start deals the
+		// source's splits i, i+p, ... to subtask i.
+		encoded, restored := ctx.RestoredList("source-splits")
 		var mine [][]byte
-		for j := i; j < len(splits); j += p {
-			mine = append(mine, splits[j])
+		for k, e := range encoded {
+			sp, n, err := serde.Bytes{}.Read(e)
+			if err != nil || n != len(e) {
+				return nil, fmt.Errorf("restored source split %d is corrupt (%d bytes)", k, len(e))
+			}
+			mine = append(mine, sp)
+		}
+		if !restored {
+			splits, err := src.Splits(p)
+			if err != nil {
+				return nil, fmt.Errorf("source splits: %w", err)
+			}
+			for j := i; j < len(splits); j += p {
+				mine = append(mine, splits[j])
+			}
 		}
 		r, err := src.NewReader(SourceContext{Subtask: i, Parallelism: p, Now: ctx.Now})
 		if err != nil {

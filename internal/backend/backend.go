@@ -58,6 +58,9 @@ type Table interface {
 	// ascending order of (hash, key, namespace). The slices passed to fn are
 	// valid only during the call. Expired TTL entries are skipped.
 	Entries(r keyspace.Range, fn func(Entry) error) error
+	// Restore loads one entry in the encoding Entries produces. Restored
+	// entries with a TTL start a fresh lifetime.
+	Restore(e Entry) error
 }
 
 // Keyed is the untyped view of the keyed state of one operator subtask.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weirstream/weir/internal/keyspace"
 )
 
 // Clock is the source of processing time. Tests substitute a manual clock.
@@ -43,6 +45,9 @@ type Options struct {
 	// OnSnapshot receives every task's snapshot of a barrier, on the task's
 	// goroutine: it must hand the snapshot off and return quickly.
 	OnSnapshot func(TaskSnapshot)
+	// Restore, if set, is the snapshot the job starts from. Operators the
+	// snapshot has no state for start empty.
+	Restore RestoreSource
 }
 
 func (o *Options) ensureDefaults() {
@@ -399,9 +404,33 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 		out = n.Out.fanout(outs)
 	}
 	ctx := &Context{t: t, node: n}
+	src := j.opts.Restore
+	restoring := src != nil && src.Has(n.ID)
+	if restoring {
+		lists, err := src.OperatorLists(n.ID, t.subtask, t.parallelism)
+		if err != nil {
+			return nil, fmt.Errorf("restoring %q: %w", n.Name, err)
+		}
+		ctx.restored = lists
+	}
 	inst, err := n.Make(ctx, out)
 	if err != nil {
 		return nil, err
+	}
+	if restoring {
+		// Close what Make opened if restoring fails.
+		fail := func(err error) (*Instance, error) {
+			if inst.Close != nil {
+				_ = inst.Close()
+			}
+			return nil, err
+		}
+		if err := restoreLists(n, inst, ctx.restored); err != nil {
+			return fail(err)
+		}
+		if err := restoreKeyed(src, n, inst, keyspace.RangeOf(t.subtask, t.parallelism)); err != nil {
+			return fail(err)
+		}
 	}
 	if inst.Finish != nil {
 		t.finishers = append(t.finishers, inst.Finish)
@@ -419,8 +448,9 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 // Context is what an operator instance sees of its task. Its methods must be
 // called from the task's goroutine only.
 type Context struct {
-	t    *task
-	node *Node
+	t        *task
+	node     *Node
+	restored map[string][][]byte
 }
 
 // Subtask returns the subtask index, in [0, Parallelism()).

@@ -233,6 +233,12 @@ func (t *task) handle(c *inChannel, m message) {
 // head operator. When every open channel is idle, the task is idle too and
 // says so downstream.
 func (t *task) updateWatermark() {
+	if t.stopping {
+		// After a stop barrier nothing may happen: channels end one by one,
+		// and dropping an ended channel from the minimum would raise the
+		// watermark and fire windows after the barrier.
+		return
+	}
 	low := int64(MaxWatermark)
 	active, idle := 0, 0
 	for _, c := range t.inputs {
@@ -253,6 +259,7 @@ func (t *task) updateWatermark() {
 		}
 		return
 	}
+
 	if t.idle {
 		t.setIdle(false)
 	}

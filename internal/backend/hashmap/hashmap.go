@@ -115,6 +115,30 @@ func (t *table[K, N]) expired(exp int64) bool {
 	return exp != 0 && exp <= t.b.now()
 }
 
+// decodeKey decodes an entry's key and namespace.
+func decodeKey[K, N comparable](t *table[K, N], e backend.Entry) (nsKey[K, N], error) {
+	k, n, err := t.b.keySer.Read(e.Key)
+	if err != nil || n != len(e.Key) {
+		return nsKey[K, N]{}, fmt.Errorf("state %q: undecodable key %x: %v", t.name, e.Key, errOr(err, n, len(e.Key)))
+	}
+	ns, n, err := t.nsSer.Read(e.Namespace)
+	if err != nil || n != len(e.Namespace) {
+		return nsKey[K, N]{}, fmt.Errorf("state %q: undecodable namespace %x: %v", t.name, e.Namespace, errOr(err, n, len(e.Namespace)))
+	}
+	if h := t.b.hasher(k); h != e.Hash {
+		return nsKey[K, N]{}, fmt.Errorf("state %q: key %x hashes to %016x, the snapshot says %016x", t.name, e.Key, h, e.Hash)
+	}
+	return nsKey[K, N]{k, ns}, nil
+}
+
+// errOr describes a decode that failed or did not use the whole input.
+func errOr(err error, used, have int) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%d trailing bytes", have-used)
+}
+
 // sortedEntries encodes the given keys' entries in range r and calls fn in
 // (hash, key, namespace) order.
 func sortedEntries[K, N comparable](t *table[K, N], r keyspace.Range, keys []nsKey[K, N], value func(dst []byte, k nsKey[K, N]) ([]byte, bool), fn func(backend.Entry) error) error {

@@ -356,3 +356,81 @@ func (t *Map[K, N, UK, UV]) Entries(r keyspace.Range, fn func(backend.Entry) err
 		return dst, true
 	}, fn)
 }
+
+// Restore implements backend.Table.
+func (t *Value[K, N, V]) Restore(e backend.Entry) error {
+	k, err := decodeKey(&t.table, e)
+	if err != nil {
+		return err
+	}
+	v, n, err := t.valSer.Read(e.Value)
+	if err != nil || n != len(e.Value) {
+		return fmt.Errorf("state %q: undecodable value %x: %v", t.name, e.Value, errOr(err, n, len(e.Value)))
+	}
+	p := t.slab.get()
+	p.v, p.exp = v, t.expiry()
+	t.m[k] = p
+	return nil
+}
+
+// Restore implements backend.Table.
+func (t *List[K, N, V]) Restore(e backend.Entry) error {
+	k, err := decodeKey(&t.table, e)
+	if err != nil {
+		return err
+	}
+	cnt, off := binary.Uvarint(e.Value)
+	if off <= 0 || cnt > uint64(len(e.Value)) {
+		return fmt.Errorf("state %q: undecodable list length in %x", t.name, e.Value)
+	}
+	exp := t.expiry()
+	l := make([]entry[V], 0, cnt)
+	for i := uint64(0); i < cnt; i++ {
+		v, n, err := t.valSer.Read(e.Value[off:])
+		if err != nil {
+			return fmt.Errorf("state %q: list element %d: %w", t.name, i, err)
+		}
+		off += n
+		l = append(l, entry[V]{v: v, exp: exp})
+	}
+	if off != len(e.Value) {
+		return fmt.Errorf("state %q: %d trailing bytes after list", t.name, len(e.Value)-off)
+	}
+	t.m[k] = append(t.m[k], l...)
+	return nil
+}
+
+// Restore implements backend.Table.
+func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
+	k, err := decodeKey(&t.table, e)
+	if err != nil {
+		return err
+	}
+	cnt, off := binary.Uvarint(e.Value)
+	if off <= 0 || cnt > uint64(len(e.Value)) {
+		return fmt.Errorf("state %q: undecodable map length in %x", t.name, e.Value)
+	}
+	m := t.m[k]
+	if m == nil {
+		m = make(map[UK]entry[UV], cnt)
+		t.m[k] = m
+	}
+	exp := t.expiry()
+	for i := uint64(0); i < cnt; i++ {
+		uk, n, err := t.ukSer.Read(e.Value[off:])
+		if err != nil {
+			return fmt.Errorf("state %q: map key %d: %w", t.name, i, err)
+		}
+		off += n
+		uv, n, err := t.uvSer.Read(e.Value[off:])
+		if err != nil {
+			return fmt.Errorf("state %q: map value %d: %w", t.name, i, err)
+		}
+		off += n
+		m[uk] = entry[UV]{v: uv, exp: exp}
+	}
+	if off != len(e.Value) {
+		return fmt.Errorf("state %q: %d trailing bytes after map", t.name, len(e.Value)-off)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package hashmap
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -72,5 +73,22 @@ func (t *Timers[K, N]) Entries(r keyspace.Range, fn func(backend.Entry) error) e
 			return err
 		}
 	}
+	return nil
+}
+
+// Restore implements backend.Table.
+func (t *Timers[K, N]) Restore(e backend.Entry) error {
+	k, n, err := t.b.keySer.Read(e.Key)
+	if err != nil || n != len(e.Key) {
+		return fmt.Errorf("timers %q: undecodable key %x: %v", t.name, e.Key, errOr(err, n, len(e.Key)))
+	}
+	ns, n, err := t.nsSer.Read(e.Namespace)
+	if err != nil || n != len(e.Namespace) {
+		return fmt.Errorf("timers %q: undecodable namespace %x: %v", t.name, e.Namespace, errOr(err, n, len(e.Namespace)))
+	}
+	if len(e.Value) != 8 {
+		return fmt.Errorf("timers %q: timestamp of %d bytes, want 8", t.name, len(e.Value))
+	}
+	t.q.Add(timer.Timer[K, N]{TS: int64(binary.BigEndian.Uint64(e.Value)), Key: k, NS: ns})
 	return nil
 }

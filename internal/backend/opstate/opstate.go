@@ -44,6 +44,8 @@ type Table interface {
 	Mode() Mode
 	// Encoded returns the list's elements, each encoded by its serializer.
 	Encoded() [][]byte
+	// Restore replaces the list's elements with decoded ones.
+	Restore(elements [][]byte) error
 }
 
 // Backend holds one operator subtask's operator state.
@@ -118,6 +120,23 @@ func (l *List[T]) Encoded() [][]byte {
 		out[i] = l.ser.Append(nil, v)
 	}
 	return out
+}
+
+// Restore implements Table.
+func (l *List[T]) Restore(elements [][]byte) error {
+	vals := make([]T, 0, len(elements))
+	for i, b := range elements {
+		v, n, err := l.ser.Read(b)
+		if err != nil || n != len(b) {
+			if err == nil {
+				err = fmt.Errorf("%d trailing bytes", len(b)-n)
+			}
+			return fmt.Errorf("opstate: list %q element %d: %w", l.name, i, err)
+		}
+		vals = append(vals, v)
+	}
+	l.vals = vals
+	return nil
 }
 
 // Redistribute returns the elements each of newP subtasks gets from the
