@@ -9,4 +9,11 @@
 // (exported fields, in declaration order). The encoding of a key is canonical:
 // equal keys always encode to equal bytes, which is what makes the key hash
 // stable across processes, machines and releases.
+//
+// Every serializer also describes what it writes: its snapshot, a Schema
+// (SchemaOf[T], or SchemaFor a given serializer through the optional
+// Snapshotter interface). Savepoints store each state's schema with
+// AppendSchema; a restore reads it back with ReadSchema and asks Compatible
+// whether the new job's serializer can read the old data as is, or why not.
+// Schema.String is the form weir inspect and error messages show.
 package serde

@@ -26,7 +26,7 @@ type Serializer[T any] interface {
 var ErrShortBuffer = errors.New("serde: truncated value")
 
 // Of returns the default serializer for T. It panics if T cannot be
-// serialized (channels, functions, unsafe pointers, interfaces); call Check
+// serialized (channels, functions, unsafe pointers, interfaces); call Lookup
 // first to get an error instead.
 func Of[T any]() Serializer[T] {
 	s, err := Lookup[T]()
@@ -37,7 +37,8 @@ func Of[T any]() Serializer[T] {
 }
 
 // Lookup returns the default serializer for T, or an error naming the part of
-// T that cannot be serialized.
+// T that cannot be serialized or saying that T is too big to describe in a
+// savepoint (see SchemaOf). The serializer implements Snapshotter.
 func Lookup[T any]() (Serializer[T], error) {
 	var zero T
 	switch any(zero).(type) {
@@ -51,11 +52,11 @@ func Lookup[T any]() (Serializer[T], error) {
 		return any(Bytes{}).(Serializer[T]), nil
 	}
 	t := reflect.TypeFor[T]()
-	c, err := codecFor(t)
+	c, schema, err := codecFor(t)
 	if err != nil {
 		return nil, fmt.Errorf("serde: cannot serialize %v: %w", t, err)
 	}
-	return reflectSerializer[T]{c: c}, nil
+	return reflectSerializer[T]{c: c, schema: schema}, nil
 }
 
 // Int64 serializes int64 as 8 bytes big-endian.
@@ -133,8 +134,11 @@ func readBytes(src []byte) ([]byte, int, error) {
 }
 
 // reflectSerializer serializes any supported type through a codec tree built
-// once per type.
-type reflectSerializer[T any] struct{ c *codec }
+// once per type, and describes its encoding with schema.
+type reflectSerializer[T any] struct {
+	c      *codec
+	schema Schema
+}
 
 func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
 	return s.c.enc(dst, reflect.ValueOf(&v).Elem())
@@ -155,13 +159,26 @@ type codec struct {
 var (
 	codecsMu sync.Mutex
 	codecs   = map[reflect.Type]*codec{}
+	schemas  = map[reflect.Type]Schema{} // of the root types of Lookup
 	timeType = reflect.TypeFor[time.Time]()
 )
 
-func codecFor(t reflect.Type) (*codec, error) {
+// codecFor returns the codec of t and the schema of its encoding.
+func codecFor(t reflect.Type) (*codec, Schema, error) {
 	codecsMu.Lock()
 	defer codecsMu.Unlock()
-	return codecForLocked(t)
+	c, err := codecForLocked(t)
+	if err != nil {
+		return nil, Schema{}, err
+	}
+	s, ok := schemas[t]
+	if !ok {
+		if s, err = typeSchema(t); err != nil {
+			return nil, Schema{}, err
+		}
+		schemas[t] = s
+	}
+	return c, s, nil
 }
 
 func codecForLocked(t reflect.Type) (*codec, error) {
