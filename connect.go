@@ -22,9 +22,10 @@ func Connect[A, B any](a Stream[A], b Stream[B]) ConnectedStreams[A, B] {
 	return ConnectedStreams[A, B]{a: a, b: b}
 }
 
-// Context is what a non-keyed function sees while it processes a record. It
-// is a state.OperatorStore: functions obtain operator list state from it.
-type Context struct {
+// OperatorContext is what a non-keyed function sees while it processes a
+// record. It is a state.OperatorStore: functions obtain operator list state
+// from it.
+type OperatorContext struct {
 	ctx *engine.Context
 	ops *opstate.Backend
 	ts  int64
@@ -32,33 +33,33 @@ type Context struct {
 }
 
 // OperatorBackend implements state.OperatorStore.
-func (c *Context) OperatorBackend() *opstate.Backend { return c.ops }
+func (c *OperatorContext) OperatorBackend() *opstate.Backend { return c.ops }
 
 // Timestamp returns the event timestamp of the record being processed.
-func (c *Context) Timestamp() int64 { return c.ts }
+func (c *OperatorContext) Timestamp() int64 { return c.ts }
 
 // CurrentWatermark returns the operator's current watermark.
-func (c *Context) CurrentWatermark() int64 { return c.wm }
+func (c *OperatorContext) CurrentWatermark() int64 { return c.wm }
 
 // CurrentProcessingTime returns processing time in epoch milliseconds.
-func (c *Context) CurrentProcessingTime() int64 { return c.ctx.Now() }
+func (c *OperatorContext) CurrentProcessingTime() int64 { return c.ctx.Now() }
 
 // Subtask returns the index of the subtask running the function.
-func (c *Context) Subtask() int { return c.ctx.Subtask() }
+func (c *OperatorContext) Subtask() int { return c.ctx.Subtask() }
 
 // Opener is implemented by non-keyed functions that set up operator state
 // before the first record.
 type Opener interface {
-	Open(ctx *Context) error
+	Open(ctx *OperatorContext) error
 }
 
-var _ state.OperatorStore = (*Context)(nil)
+var _ state.OperatorStore = (*OperatorContext)(nil)
 
 // CoProcessFunction processes the records of two connected streams. It may
 // also implement Opener.
 type CoProcessFunction[A, B, O any] interface {
-	ProcessElement1(ctx *Context, a A, out Collector[O]) error
-	ProcessElement2(ctx *Context, b B, out Collector[O]) error
+	ProcessElement1(ctx *OperatorContext, a A, out Collector[O]) error
+	ProcessElement2(ctx *OperatorContext, b B, out Collector[O]) error
 }
 
 // CoProcess applies fn to connected streams. Each input is forwarded when
@@ -67,7 +68,7 @@ func CoProcess[A, B, O any](c ConnectedStreams[A, B], fn CoProcessFunction[A, B,
 	env := c.a.env
 	n := env.addNode("co-process", "CoProcess", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		op := &coProcessOp[A, B, O]{fn: cloneFn(fn), col: tsCollector[O]{out: out.(engine.Output[O])}, name: ctx.Node().Name}
-		op.c = Context{ctx: ctx, ops: opstate.New(), wm: engine.MinWatermark}
+		op.c = OperatorContext{ctx: ctx, ops: opstate.New(), wm: engine.MinWatermark}
 		if o, ok := op.fn.(Opener); ok {
 			if err := o.Open(&op.c); err != nil {
 				return nil, fmt.Errorf("open: %w", err)
@@ -82,7 +83,7 @@ func CoProcess[A, B, O any](c ConnectedStreams[A, B], fn CoProcessFunction[A, B,
 
 type coProcessOp[A, B, O any] struct {
 	fn   CoProcessFunction[A, B, O]
-	c    Context
+	c    OperatorContext
 	col  tsCollector[O]
 	name string
 }

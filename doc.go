@@ -4,7 +4,9 @@
 // A job is an ordinary Go program:
 //
 //	env := weir.NewEnvironment(weir.WithParallelism(4))
-//	bids := weir.FromSource(env, nexmark.Bids(cfg), weir.BoundedOutOfOrderness[nexmark.Bid](4*time.Second)).UID("bids")
+//	src, err := nexmark.Bids(cfg)
+//	...
+//	bids := weir.FromSource(env, src, weir.BoundedOutOfOrderness[nexmark.Bid](4*time.Second)).UID("bids")
 //	counts := weir.WindowAggregate(
 //		weir.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Auction }).
 //			Window(window.TumblingEventTime(10*time.Second)),

@@ -33,10 +33,26 @@ type Option func(*Environment)
 func WithParallelism(n int) Option { return func(e *Environment) { e.parallelism = n } }
 
 // WithClock sets the processing-time clock.
-func WithClock(c Clock) Option { return func(e *Environment) { e.clock = c } }
+func WithClock(c Clock) Option {
+	return func(e *Environment) {
+		if c == nil {
+			e.errf("weir: WithClock(nil)")
+			return
+		}
+		e.clock = c
+	}
+}
 
 // WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(e *Environment) { e.logger = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Environment) {
+		if l == nil {
+			e.errf("weir: WithLogger(nil); to silence the job pass a logger with a discarding handler")
+			return
+		}
+		e.logger = l
+	}
+}
 
 // NewEnvironment returns an environment for building one job.
 func NewEnvironment(opts ...Option) *Environment {

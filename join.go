@@ -3,6 +3,7 @@ package weir
 import (
 	"fmt"
 	"iter"
+	"log/slog"
 	"time"
 
 	"github.com/weirstream/weir/internal/backend/hashmap"
@@ -109,10 +110,14 @@ func IntervalJoin[K comparable, A, B, O any](a KeyedStream[K, A], b KeyedStream[
 	if lower > upper {
 		env.errf("weir: IntervalJoin: lower bound %v is after upper bound %v", iv.Lower, iv.Upper)
 	}
+	b.s.check(env)
 	serA, errA := serde.Lookup[[]A]()
+	if errA != nil {
+		env.errf("weir: IntervalJoin: left records: %w", errA)
+	}
 	serB, errB := serde.Lookup[[]B]()
-	if errA != nil || errB != nil {
-		env.errf("weir: IntervalJoin: %v %v", errA, errB)
+	if errB != nil {
+		env.errf("weir: IntervalJoin: right records: %w", errB)
 	}
 	n := env.addNode("interval-join", "IntervalJoin", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		be := hashmap.New(a.keySer, a.kh, ctx.Now)
@@ -127,12 +132,12 @@ func IntervalJoin[K comparable, A, B, O any](a KeyedStream[K, A], b KeyedStream[
 		op := &intervalJoinOp[K, A, B, O]{
 			b: be, left: left, right: right, keyA: a.key, keyB: b.key, lower: lower, upper: upper,
 			fn: fn, col: tsCollector[O]{out: out.(engine.Output[O])}, timers: timer.NewQueue[K, cleanup](),
-			wm: engine.MinWatermark, name: ctx.Node().Name,
+			wm: engine.MinWatermark, name: ctx.Node().Name, log: ctx.Logger(),
 		}
 		if _, err := hashmap.NewTimers(be, "timers/cleanup", op.timers, serde.Of[cleanup]()); err != nil {
 			return nil, err
 		}
-		return &engine.Instance{Inputs: [2]any{op, (*intervalJoinRight[K, A, B, O])(op)}, Keyed: be}, nil
+		return &engine.Instance{Inputs: [2]any{op, (*intervalJoinRight[K, A, B, O])(op)}, Keyed: be, Finish: op.finish}, nil
 	})
 	a.connect(n, 0)
 	b.connect(n, 1)
@@ -158,6 +163,7 @@ type intervalJoinOp[K comparable, A, B, O any] struct {
 	wm           int64
 	dropped      int64
 	name         string
+	log          *slog.Logger
 }
 
 func (o *intervalJoinOp[K, A, B, O]) emit(a A, b B, ts int64) {
@@ -167,11 +173,30 @@ func (o *intervalJoinOp[K, A, B, O]) emit(a A, b B, ts int64) {
 	}
 }
 
+// late reports whether a record is behind the watermark (and counts it);
+// as in Flink, a record at exactly the watermark is not late.
+func (o *intervalJoinOp[K, A, B, O]) late(ts int64, v any) bool {
+	if ts == engine.NoTimestamp {
+		engine.Fail(fmt.Errorf("%s: record %v has no event timestamp; an interval join needs one: give the source a timestamp assigner", o.name, v))
+	}
+	if ts < o.wm {
+		o.dropped++
+		return true
+	}
+	return false
+}
+
+// finish reports the records dropped as late.
+func (o *intervalJoinOp[K, A, B, O]) finish() {
+	if o.dropped > 0 {
+		o.log.Info("weir: interval join dropped late records", "operator", o.name, "records", o.dropped)
+	}
+}
+
 // Collect handles a left record.
 func (o *intervalJoinOp[K, A, B, O]) Collect(ts int64, p *A) {
 	a := *p
-	if ts <= o.wm {
-		o.dropped++
+	if o.late(ts, a) {
 		return
 	}
 	k := o.keyA(a)
@@ -185,8 +210,9 @@ func (o *intervalJoinOp[K, A, B, O]) Collect(ts int64, p *A) {
 			}
 		}
 	}
-	// The entry is useless once the watermark passes ts+upper.
-	o.timers.Add(timer.Timer[K, cleanup]{TS: addSat(ts, max(o.upper, 0)), Key: k, NS: cleanup{TS: ts}})
+	// The entry is useless once the watermark is past ts+upper (a timer
+	// fires when the watermark reaches its time).
+	o.timers.Add(timer.Timer[K, cleanup]{TS: addSat(ts, max(o.upper, 0)+1), Key: k, NS: cleanup{TS: ts}})
 }
 
 func (o *intervalJoinOp[K, A, B, O]) Watermark(wm int64) {
@@ -212,8 +238,7 @@ type intervalJoinRight[K comparable, A, B, O any] intervalJoinOp[K, A, B, O]
 func (r *intervalJoinRight[K, A, B, O]) Collect(ts int64, p *B) {
 	b := *p
 	o := (*intervalJoinOp[K, A, B, O])(r)
-	if ts <= o.wm {
-		o.dropped++
+	if o.late(ts, b) {
 		return
 	}
 	k := o.keyB(b)
@@ -228,8 +253,8 @@ func (r *intervalJoinRight[K, A, B, O]) Collect(ts int64, p *B) {
 		}
 	}
 	// A right record at ts matches lefts in [ts-upper, ts-lower]; it is
-	// useless once the watermark passes ts-lower.
-	o.timers.Add(timer.Timer[K, cleanup]{TS: addSat(ts, max(-o.lower, 0)), Key: k, NS: cleanup{Right: true, TS: ts}})
+	// useless once the watermark is past ts-lower.
+	o.timers.Add(timer.Timer[K, cleanup]{TS: addSat(ts, max(-o.lower, 0)+1), Key: k, NS: cleanup{Right: true, TS: ts}})
 }
 
 // Watermark of the right input: the engine delivers the combined watermark

@@ -185,12 +185,12 @@ func TestIntervalJoinBoundsValidation(t *testing.T) {
 // merger tags records of two streams of different types.
 type merger struct{}
 
-func (merger) ProcessElement1(ctx *weir.Context, v int, out weir.Collector[string]) error {
+func (merger) ProcessElement1(ctx *weir.OperatorContext, v int, out weir.Collector[string]) error {
 	out.Collect(fmt.Sprintf("int %d ts=%d", v, ctx.Timestamp()))
 	return nil
 }
 
-func (merger) ProcessElement2(ctx *weir.Context, s tag, out weir.Collector[string]) error {
+func (merger) ProcessElement2(ctx *weir.OperatorContext, s tag, out weir.Collector[string]) error {
 	out.Collect(fmt.Sprintf("tag %s ts=%d", s.Name, ctx.Timestamp()))
 	return nil
 }

@@ -28,14 +28,15 @@ type KeyedStream[K comparable, T any] struct {
 // KeyBy partitions s by the key that key extracts. K must be serializable
 // by serde (basic types, and structs of them).
 func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[K, T] {
+	env := s.mustEnv()
 	kh, err := keyspace.HasherFor[K]()
 	if err != nil {
-		s.env.errs = append(s.env.errs, fmt.Errorf("weir: KeyBy: %w", err))
+		env.errs = append(env.errs, fmt.Errorf("weir: KeyBy: %w", err))
 		kh = func(K) uint64 { return 0 }
 	}
 	ks, err := serde.Lookup[K]()
-	if err != nil {
-		ks = nil
+	if err != nil && kh != nil {
+		env.errs = append(env.errs, fmt.Errorf("weir: KeyBy: key type: %w", err))
 	}
 	return KeyedStream[K, T]{s: s, key: key, hash: func(v T) uint64 { return kh(key(v)) }, keySer: ks, kh: kh}
 }
@@ -396,10 +397,9 @@ type rollingOp[K comparable, T, ACC, O any] struct {
 
 func (o *rollingOp[K, T, ACC, O]) Collect(ts int64, v *T) {
 	o.core.b.SetCurrentKey(o.key(*v))
-	acc, ok := o.t.Get()
-	acc = o.add(acc, ok, *v)
-	o.t.Put(acc)
-	o.r = o.result(acc)
+	acc, isNew := o.t.Slot()
+	*acc = o.add(*acc, !isNew, *v)
+	o.r = o.result(*acc)
 	o.out.Collect(ts, &o.r)
 }
 

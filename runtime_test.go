@@ -1,6 +1,7 @@
 package weir_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -133,6 +134,37 @@ func TestPlanChaining(t *testing.T) {
 	}
 }
 
+// TestUnionKeepsEachInputsPartitioning: as in Flink, each stream of a union
+// keeps the partitioning it asked for.
+func TestUnionKeepsEachInputsPartitioning(t *testing.T) {
+	env := weir.NewEnvironment(weir.WithParallelism(2))
+	a := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]()).UID("a")
+	b := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]()).UID("b")
+	sink := memory.NewSink[int]()
+	weir.To(weir.Union(a.Rebalance(), b), sink).UID("sink")
+	plan, err := env.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := map[string]string{}
+	for _, n := range plan {
+		if n.UID == "sink" {
+			for _, in := range n.Inputs {
+				parts[in.ID] = in.Partition
+			}
+		}
+	}
+	if parts[plan[0].ID] != "REBALANCE" || parts[plan[1].ID] != "FORWARD" {
+		t.Fatalf("union inputs partitioned %v", parts)
+	}
+	if err := env.Execute(context.Background(), "union"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sink.Results()); got != 20 {
+		t.Fatalf("%d records, want 20", got)
+	}
+}
+
 func TestPlanErrors(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -151,11 +183,6 @@ func TestPlanErrors(t *testing.T) {
 			src := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]()).Parallelism(0)
 			weir.To(src, memory.NewSink[int]())
 		}, "parallelism must be at least 1"},
-		{"union of differently partitioned streams", func(env *weir.Environment) {
-			a := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]())
-			b := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]())
-			weir.To(weir.Union(a.Rebalance(), b), memory.NewSink[int]())
-		}, "different partitioning"},
 		{"UID on a union", func(env *weir.Environment) {
 			a := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]())
 			b := weir.FromSource(env, memory.NewSource(ints(0, 10)), weir.NoWatermarks[int]())

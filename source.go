@@ -266,7 +266,13 @@ func (s *sourceOp[T]) snapshotSplits() error {
 // new watermarks from them, replacing the upstream ones. Watermarks are
 // emitted every 200ms of processing time (Flink's default auto-watermark
 // interval) and every 256 records.
+//
+// WithIdleness applies to sources only: an operator in the middle of a job
+// learns that its input is idle from its upstream tasks.
 func AssignTimestampsAndWatermarks[T any](s Stream[T], wm WatermarkStrategy[T]) Stream[T] {
+	if wm.idleness != 0 {
+		s.env.errf("weir: AssignTimestampsAndWatermarks: WithIdleness only applies to sources (FromSource); upstream idleness already propagates here")
+	}
 	n := s.env.addNode("timestamps", "Timestamps/Watermarks", engine.TypeOf[T](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		op := &assignOp[T]{ctx: ctx, out: out.(engine.Output[T]), wm: watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark}}
 		op.schedule(ctx.Now())

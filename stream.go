@@ -14,12 +14,23 @@ type Stream[T any] struct {
 	env   *Environment
 	nodes []*engine.Node // one node, or several for a union
 	part  engine.Partition
+	// parts, for a union, is each node's partitioning (part is unused).
+	parts []engine.Partition
 }
 
 // Collector emits records from a user function. Records take the timestamp
 // of the record (or timer) being processed.
 type Collector[T any] interface {
 	Collect(v T)
+}
+
+// mustEnv panics with a clear message for the zero Stream, which belongs to
+// no job.
+func (s Stream[T]) mustEnv() *Environment {
+	if s.env == nil {
+		panic("weir: this Stream is the zero value; streams come from FromSource and the operator functions")
+	}
+	return s.env
 }
 
 func newStream[T any](env *Environment, n *engine.Node) Stream[T] {
@@ -89,26 +100,42 @@ func (s Stream[T]) DisableChaining() Stream[T] {
 
 // Rebalance deals the stream's records round-robin to the next operator's
 // subtasks.
-func (s Stream[T]) Rebalance() Stream[T] { s.part = engine.PartitionRebalance; return s }
+func (s Stream[T]) Rebalance() Stream[T] { return s.partition(engine.PartitionRebalance) }
 
 // Broadcast sends every record to every subtask of the next operator.
-func (s Stream[T]) Broadcast() Stream[T] { s.part = engine.PartitionBroadcast; return s }
+func (s Stream[T]) Broadcast() Stream[T] { return s.partition(engine.PartitionBroadcast) }
 
 // Forward sends subtask i's records to subtask i of the next operator,
 // which must have the same parallelism.
-func (s Stream[T]) Forward() Stream[T] { s.part = engine.PartitionForward; return s }
+func (s Stream[T]) Forward() Stream[T] { return s.partition(engine.PartitionForward) }
+
+func (s Stream[T]) partition(p engine.Partition) Stream[T] {
+	s.part = p
+	if s.parts != nil {
+		parts := make([]engine.Partition, len(s.parts))
+		for i := range parts {
+			parts[i] = p
+		}
+		s.parts = parts
+	}
+	return s
+}
 
 // connect adds edges from the stream's node(s) to input `input` of to.
 func (s Stream[T]) connect(to *engine.Node, input int, part engine.Partition, keyHash func(T) uint64) {
-	if part == engine.PartitionDefault {
-		part = s.part
-	}
 	var kh any
 	if keyHash != nil {
 		kh = keyHash
 	}
-	for _, n := range s.nodes {
-		engine.Connect(n, to, input, part, kh)
+	for i, n := range s.nodes {
+		p := part
+		if p == engine.PartitionDefault {
+			p = s.part
+			if s.parts != nil {
+				p = s.parts[i]
+			}
+		}
+		engine.Connect(n, to, input, p, kh)
 	}
 }
 
@@ -122,7 +149,7 @@ func (s Stream[T]) check(other *Environment) bool {
 
 // Map applies f to every record.
 func Map[T, U any](s Stream[T], f func(T) U) Stream[U] {
-	n := s.env.addNode("map", "Map", engine.TypeOf[U](), func(_ *engine.Context, out any) (*engine.Instance, error) {
+	n := s.mustEnv().addNode("map", "Map", engine.TypeOf[U](), func(_ *engine.Context, out any) (*engine.Instance, error) {
 		op := &mapOp[T, U]{f: f, out: out.(engine.Output[U])}
 		return &engine.Instance{Inputs: [2]any{op}}, nil
 	})
@@ -145,7 +172,7 @@ func (o *mapOp[T, U]) Watermark(wm int64) { o.out.Watermark(wm) }
 
 // Filter keeps the records for which keep returns true.
 func (s Stream[T]) Filter(keep func(T) bool) Stream[T] {
-	n := s.env.addNode("filter", "Filter", engine.TypeOf[T](), func(_ *engine.Context, out any) (*engine.Instance, error) {
+	n := s.mustEnv().addNode("filter", "Filter", engine.TypeOf[T](), func(_ *engine.Context, out any) (*engine.Instance, error) {
 		op := &filterOp[T]{keep: keep, out: out.(engine.Output[T])}
 		return &engine.Instance{Inputs: [2]any{op}}, nil
 	})
@@ -167,7 +194,7 @@ func (o *filterOp[T]) Watermark(wm int64) { o.out.Watermark(wm) }
 
 // FlatMap calls f for every record; f emits any number of records to out.
 func FlatMap[T, U any](s Stream[T], f func(v T, out Collector[U])) Stream[U] {
-	n := s.env.addNode("flat-map", "FlatMap", engine.TypeOf[U](), func(_ *engine.Context, out any) (*engine.Instance, error) {
+	n := s.mustEnv().addNode("flat-map", "FlatMap", engine.TypeOf[U](), func(_ *engine.Context, out any) (*engine.Instance, error) {
 		op := &flatMapOp[T, U]{f: f, col: tsCollector[U]{out: out.(engine.Output[U])}}
 		return &engine.Instance{Inputs: [2]any{op}}, nil
 	})
@@ -200,17 +227,27 @@ func (c *tsCollector[T]) Collect(v T) {
 }
 
 // Union merges streams of the same type into one. It adds no operator: the
-// next operator reads from all of them.
+// next operator reads from all of them, each input partitioned as its
+// stream asked (Rebalance, Broadcast, ...); a partitioning set on the union
+// itself applies to all of them.
 func Union[T any](s Stream[T], others ...Stream[T]) Stream[T] {
-	u := Stream[T]{env: s.env, part: s.part, nodes: append([]*engine.Node{}, s.nodes...)}
+	u := Stream[T]{env: s.env}
+	add := func(o Stream[T]) {
+		for i, n := range o.nodes {
+			p := o.part
+			if o.parts != nil {
+				p = o.parts[i]
+			}
+			u.nodes = append(u.nodes, n)
+			u.parts = append(u.parts, p)
+		}
+	}
+	add(s)
 	for _, o := range others {
 		if !o.check(s.env) {
 			return u
 		}
-		if o.part != s.part {
-			s.env.errf("weir: Union of streams with different partitioning (%v and %v)", s.part, o.part)
-		}
-		u.nodes = append(u.nodes, o.nodes...)
+		add(o)
 	}
 	return u
 }
@@ -256,9 +293,12 @@ func (s SinkStream) Parallelism(p int) SinkStream { s.s.Parallelism(p); return s
 // DisableChaining runs the sink in a task of its own.
 func (s SinkStream) DisableChaining() SinkStream { s.s.DisableChaining(); return s }
 
+// UIDHash pins the sink operator's 16-byte ID; see Stream.UIDHash.
+func (s SinkStream) UIDHash(hexID string) SinkStream { s.s.UIDHash(hexID); return s }
+
 // To sends the stream to a sink.
 func To[T any](s Stream[T], sink Sink[T]) SinkStream {
-	n := s.env.addNode("sink", "Sink", nil, func(ctx *engine.Context, _ any) (*engine.Instance, error) {
+	n := s.mustEnv().addNode("sink", "Sink", nil, func(ctx *engine.Context, _ any) (*engine.Instance, error) {
 		w, err := sink.NewWriter(SinkContext{Subtask: ctx.Subtask(), Parallelism: ctx.Parallelism()})
 		if err != nil {
 			return nil, err

@@ -307,6 +307,8 @@ func (o *windowOp[K, T, O]) Collect(ts int64, p *T) {
 	t := ts
 	if !o.a.IsEventTime() {
 		t = o.ctx.Now()
+	} else if ts == engine.NoTimestamp {
+		engine.Fail(fmt.Errorf("%s: record %v has no event timestamp; event-time windows need one: give the source a timestamp assigner (WatermarkStrategy.WithTimestampAssigner) or use a processing-time window", o.name, v))
 	}
 	if o.sessions != nil {
 		o.collectMerging(k, t, v)

@@ -99,19 +99,22 @@ func (a Assigner) Validate() error {
 		if a.size <= 0 {
 			return fmt.Errorf("window: tumbling window size must be at least 1ms, got %dms", a.size)
 		}
-		if a.offset < 0 || a.offset >= a.size {
-			return fmt.Errorf("window: offset %dms must be in [0, size %dms)", a.offset, a.size)
+		if a.offset <= -a.size || a.offset >= a.size {
+			return fmt.Errorf("window: offset %dms must be within (-size, size) = (-%dms, %dms)", a.offset, a.size, a.size)
 		}
 	case sliding:
 		if a.size <= 0 || a.slide <= 0 {
 			return fmt.Errorf("window: sliding window size and slide must be at least 1ms, got %dms and %dms", a.size, a.slide)
 		}
-		if a.offset < 0 || a.offset >= a.slide {
-			return fmt.Errorf("window: offset %dms must be in [0, slide %dms)", a.offset, a.slide)
+		if a.offset <= -a.slide || a.offset >= a.slide {
+			return fmt.Errorf("window: offset %dms must be within (-slide, slide) = (-%dms, %dms)", a.offset, a.slide, a.slide)
 		}
 	case session:
 		if a.gap <= 0 {
 			return fmt.Errorf("window: session gap must be at least 1ms, got %dms", a.gap)
+		}
+		if a.offset != 0 {
+			return fmt.Errorf("window: session windows have no offset")
 		}
 	default:
 		return fmt.Errorf("window: the zero Assigner assigns no windows; use TumblingEventTime and friends")

@@ -3,9 +3,9 @@
 // and an untyped view that enumerates state by ranges of the key hash, which
 // is what snapshots and rescaling read.
 //
-// Implementations: hashmap (Go maps on the heap). A Pebble implementation
-// will join it behind the same interfaces; backendtest holds the conformance
-// suite both must pass.
+// Implementation: hashmap (Go maps on the heap). Operators use its typed
+// tables directly today; typed table interfaces, and a conformance suite,
+// come with the second (Pebble) implementation.
 package backend
 
 import (

@@ -200,7 +200,8 @@ func (h *q5Hottest) ProcessElement(ctx *weir.KeyedContext[int64], c AuctionCount
 	m, ok := h.max.Value()
 	switch {
 	case !ok || c.Num > m.Num:
-		m = Q5Max{Num: c.Num, End: c.End, Auctions: append(m.Auctions[:0], c.Auction)}
+		// A new slice: state values are never modified in place.
+		m = Q5Max{Num: c.Num, End: c.End, Auctions: []int64{c.Auction}}
 		// The window's counts all carry timestamp End-1; they are complete
 		// once the watermark reaches it.
 		ctx.RegisterEventTimeTimer(c.End - 1)
@@ -287,7 +288,7 @@ func (h *q7Highest) ProcessElement(ctx *weir.KeyedContext[int64], r q7Bid, _ wei
 	case r.Edge:
 		s.Edges = append(s.Edges, r.Bid)
 	case !s.Seen || r.Bid.Price > s.Max:
-		s.Max, s.Seen, s.Top = r.Bid.Price, true, append(s.Top[:0], r.Bid)
+		s.Max, s.Seen, s.Top = r.Bid.Price, true, []nexmark.Bid{r.Bid}
 	case r.Bid.Price == s.Max:
 		s.Top = append(s.Top, r.Bid)
 	}
