@@ -1,0 +1,263 @@
+package format
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/keyspace"
+)
+
+// The benchmarks write and read 256 MiB of keyed state: 4Mi entries of a
+// 16-byte key and a 48-byte value (plus an 8-byte hash each), split over
+// `streams` subtasks writing or reading concurrently, and compare with the
+// disk's own fsync'd sequential write and read of the same number of bytes.
+const (
+	benchEntries  = 4 << 20
+	benchKeySize  = 16
+	benchValSize  = 48
+	benchLogical  = benchEntries * (benchKeySize + benchValSize)
+	benchDiskSize = benchLogical
+	benchStep     = ^uint64(0) / benchEntries // hash distance between entries
+)
+
+// benchEntry fills key and value for entry i of n: hashes ascend evenly
+// over the hash space; values look like an aggregate (counters, a
+// timestamp, a few random-ish bytes).
+func benchEntry(i uint64, key, val []byte) backend.Entry {
+	h := i * benchStep
+	copy(key, "user:")
+	binary.BigEndian.PutUint64(key[8:], i*2654435761)
+	binary.LittleEndian.PutUint64(val[0:], i%1000)
+	binary.LittleEndian.PutUint64(val[8:], 1_700_000_000_000+i*17)
+	binary.LittleEndian.PutUint64(val[16:], (i*0x9e3779b97f4a7c15)>>32)
+	binary.LittleEndian.PutUint64(val[24:], i*3)
+	copy(val[32:], "EUR\x00auction\x00bid")
+	return backend.Entry{Hash: h, Key: key, Value: val}
+}
+
+// writeBench writes the benchmark state into a new snapshot in dir from
+// `streams` subtasks and returns the snapshot's directory.
+func writeBench(b *testing.B, parent string, streams int, opts *Options) string {
+	w, err := Create(parent, [16]byte{0xbe}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := State{Name: "s", Kind: KeyedValue}
+	files := make([]KeyedFile, streams)
+	var wg sync.WaitGroup
+	for sub := range streams {
+		wg.Go(func() {
+			kw, err := w.Keyed(opAgg, sub)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_ = kw.StartState("s")
+			key, val := make([]byte, benchKeySize), make([]byte, benchValSize)
+			r := keyspace.RangeOf(sub, streams)
+			for i := r.Lo/benchStep + min(r.Lo%benchStep, 1); i < benchEntries && i <= r.Hi/benchStep; i++ {
+				e := benchEntry(i, key, val)
+				if err := kw.Add(e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			fs, err := kw.Close()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			files[sub] = fs["s"]
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	st.Files = files
+	md := &Metadata{Kind: Savepoint, Operators: []Operator{{ID: opAgg, Parallelism: streams, States: []State{st}}}}
+	if err := w.Finish(md); err != nil {
+		b.Fatal(err)
+	}
+	return w.Dir()
+}
+
+func dirSize(b *testing.B, dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, e := range ents {
+		fi, _ := e.Info()
+		n += fi.Size()
+	}
+	return n
+}
+
+var benchCompressions = []struct {
+	name string
+	c    Compression
+}{{"raw", NoCompression}, {"zstd", ZstdCompression}}
+
+// BenchmarkWrite reports savepoint write throughput in MB/s of logical
+// entry bytes (key + value), fsync included.
+func BenchmarkWrite(b *testing.B) {
+	if testing.Short() {
+		b.Skip("writes 256 MiB per iteration")
+	}
+	for _, streams := range []int{1, 2} {
+		for _, c := range benchCompressions {
+			b.Run(fmt.Sprintf("%s/streams=%d", c.name, streams), func(b *testing.B) {
+				b.SetBytes(benchLogical)
+				b.ReportAllocs()
+				var size int64
+				for b.Loop() {
+					parent := b.TempDir()
+					dir := writeBench(b, parent, streams, &Options{Compression: c.c})
+					b.StopTimer()
+					size = dirSize(b, dir)
+					_ = os.RemoveAll(parent)
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(size)/float64(benchLogical), "disk/logical")
+			})
+		}
+	}
+	// The disk's own fsync'd sequential write of as many bytes.
+	b.Run("disk", func(b *testing.B) {
+		b.SetBytes(benchDiskSize)
+		buf := make([]byte, 1<<20)
+		for i := range buf {
+			buf[i] = byte(i * 7)
+		}
+		for b.Loop() {
+			p := filepath.Join(b.TempDir(), "disk")
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for n := 0; n < benchDiskSize; n += len(buf) {
+				if _, err := f.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			_ = f.Close()
+			b.StopTimer()
+			_ = os.Remove(p)
+			b.StartTimer()
+		}
+	})
+}
+
+// BenchmarkRead reports restore throughput in MB/s of logical entry bytes:
+// every entry of the state read back over the full hash range, from the page
+// cache (warm) and after dropping the files' cached pages (cold).
+func BenchmarkRead(b *testing.B) {
+	if testing.Short() {
+		b.Skip("reads 256 MiB per iteration")
+	}
+	for _, c := range benchCompressions {
+		for _, cache := range []string{"warm", "cold"} {
+			b.Run(c.name+"/"+cache, func(b *testing.B) {
+				dir := writeBench(b, b.TempDir(), 1, &Options{Compression: c.c})
+				s, err := Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(benchLogical)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if cache == "cold" {
+						b.StopTimer()
+						dropCache(b, dir)
+						b.StartTimer()
+					}
+					var n int
+					if err := s.ReadKeyed(opAgg, "s", keyspace.Full, func(e backend.Entry) error {
+						n++
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+					if n != benchEntries {
+						b.Fatalf("read %d entries, want %d", n, benchEntries)
+					}
+				}
+			})
+		}
+	}
+	b.Run("disk/cold", func(b *testing.B) {
+		dir := b.TempDir()
+		p := filepath.Join(dir, "disk")
+		buf := make([]byte, 1<<20)
+		f, _ := os.Create(p)
+		for n := 0; n < benchDiskSize; n += len(buf) {
+			_, _ = f.Write(buf)
+		}
+		_ = f.Sync()
+		_ = f.Close()
+		b.SetBytes(benchDiskSize)
+		for b.Loop() {
+			b.StopTimer()
+			dropCache(b, dir)
+			b.StartTimer()
+			f, err := os.Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				n, err := f.Read(buf)
+				if n == 0 || err != nil {
+					break
+				}
+			}
+			_ = f.Close()
+		}
+	})
+}
+
+// BenchmarkRescale restores state written by 4 subtasks at parallelism 3
+// and 7, every new subtask reading its hash range, and reports the bytes a
+// subtask reads against its share (total / p'), at worst and on average.
+func BenchmarkRescale(b *testing.B) {
+	if testing.Short() {
+		b.Skip("writes 256 MiB")
+	}
+	dir := writeBench(b, b.TempDir(), 4, nil)
+	s, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := dirSize(b, dir) - int64(len(EncodeMetadata(s.Metadata())))
+	for _, p := range []int{3, 7} {
+		b.Run(fmt.Sprintf("4to%d", p), func(b *testing.B) {
+			b.SetBytes(benchLogical)
+			b.ReportAllocs()
+			var worst, sum int64
+			for b.Loop() {
+				worst, sum = 0, 0
+				for j := range p {
+					var st ReadStats
+					if err := s.ReadKeyed(opAgg, "s", keyspace.RangeOf(j, p), func(backend.Entry) error { return nil }, WithStats(&st)); err != nil {
+						b.Fatal(err)
+					}
+					worst = max(worst, st.Bytes)
+					sum += st.Bytes
+				}
+			}
+			share := float64(total) / float64(p)
+			b.ReportMetric(float64(worst)/share, "worst-read/share")
+			b.ReportMetric(float64(sum)/float64(total), "all-read/total")
+		})
+	}
+}

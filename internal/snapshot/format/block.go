@@ -1,0 +1,218 @@
+package format
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/weirstream/weir/internal/backend"
+)
+
+// A data file is a 16-byte header followed by blocks:
+//
+//	header: "WEIRDATA" | version uint16 LE | 6 zero bytes
+//	block:  flags uint8 | raw length uint32 LE | entries uint32 LE |
+//	        payload | xxhash64 of all preceding bytes of the block, uint64 LE
+//	entry (in the raw payload): hash uint64 LE | uvarint len | key |
+//	        uvarint len | namespace | uvarint len | value
+//
+// The payload is the raw entries, or their zstd frame when flags has
+// blockZstd set. See docs/format/savepoint.md.
+const (
+	dataMagic        = "WEIRDATA"
+	dataVersion      = uint16(1) // newest data-file version this build writes and reads
+	dataHeaderSize   = 16
+	blockHeaderSize  = 1 + 4 + 4
+	blockTrailerSize = 8
+	blockOverhead    = blockHeaderSize + blockTrailerSize
+	minEntrySize     = 8 + 1 + 1 + 1
+
+	blockZstd = 1 << 0 // flags: payload is one zstd frame
+
+	// maxCompressedRaw bounds the raw size of a compressed block: larger
+	// blocks (which only a single huge entry makes) are stored raw, and a
+	// reader never decompresses more than this.
+	maxCompressedRaw = 4 << 20
+	// maxEntrySize bounds one entry's encoding, so raw lengths fit uint32.
+	maxEntrySize = 1<<31 - 1
+	// maxBlockLength bounds a block: a full block of the largest block size
+	// plus the largest entry, header and checksum. Readers allocate at most
+	// this much for one block.
+	maxBlockLength = maxBlockSize + maxEntrySize + blockOverhead
+	// maxBlockSize is the largest Options.BlockSize.
+	maxBlockSize = 16 << 20
+)
+
+// dataHeader returns the header of a data file.
+func dataHeader() []byte {
+	h := make([]byte, dataHeaderSize)
+	copy(h, dataMagic)
+	binary.LittleEndian.PutUint16(h[8:], dataVersion)
+	return h
+}
+
+// checkDataHeader returns why h is not a data file header this build reads,
+// and the sentinel classifying it.
+func checkDataHeader(h []byte) (string, error) {
+	if len(h) < dataHeaderSize {
+		return fmt.Sprintf("truncated: expected at least %d bytes, found %d", dataHeaderSize, len(h)), ErrTruncated
+	}
+	if string(h[:8]) != dataMagic {
+		return fmt.Sprintf("not a weir data file: it does not start with %q", dataMagic), ErrInconsistent
+	}
+	switch v := binary.LittleEndian.Uint16(h[8:]); {
+	case v == 0:
+		return "invalid data file version 0", ErrInconsistent
+	case v > dataVersion:
+		return fmt.Sprintf("written by a newer weir; data file version %d, this build reads up to %d", v, dataVersion), ErrUnsupportedVersion
+	}
+	for _, c := range h[10:dataHeaderSize] {
+		if c != 0 {
+			return "reserved header bytes are not zero", ErrInconsistent
+		}
+	}
+	return "", nil
+}
+
+// appendEntry appends the encoding of e to a raw payload.
+func appendEntry(p []byte, e backend.Entry) []byte {
+	p = binary.LittleEndian.AppendUint64(p, e.Hash)
+	p = binary.AppendUvarint(p, uint64(len(e.Key)))
+	p = append(p, e.Key...)
+	p = binary.AppendUvarint(p, uint64(len(e.Namespace)))
+	p = append(p, e.Namespace...)
+	p = binary.AppendUvarint(p, uint64(len(e.Value)))
+	return append(p, e.Value...)
+}
+
+// appendBlock appends the block holding raw (n entries) to dst and returns
+// it with the block's checksum. With enc non-nil the payload is compressed
+// when that saves at least an eighth of it; zbuf is scratch for the frame.
+func appendBlock(dst, raw []byte, n int, enc *zstd.Encoder, zbuf []byte) (out, zbufOut []byte, sum uint64) {
+	start := len(dst)
+	flags := byte(0)
+	payload := raw
+	if enc != nil && len(raw) <= maxCompressedRaw {
+		zbuf = enc.EncodeAll(raw, zbuf[:0])
+		if len(zbuf) <= len(raw)-len(raw)/8 {
+			flags |= blockZstd
+			payload = zbuf
+		}
+	}
+	dst = append(dst, flags)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(raw)))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, payload...)
+	sum = xxhash.Sum64(dst[start:])
+	return binary.LittleEndian.AppendUint64(dst, sum), zbuf, sum
+}
+
+// blockError is a problem found in one block; the reader turns it into a
+// *FileError naming the file and the block's offset.
+type blockError struct {
+	reason string
+	err    error
+}
+
+func (e *blockError) Error() string { return e.reason }
+func (e *blockError) Unwrap() error { return e.err }
+
+func blockErrorf(err error, format string, args ...any) *blockError {
+	return &blockError{reason: fmt.Sprintf(format, args...), err: err}
+}
+
+// decodeBlock verifies block b (header, payload and trailer, exactly) against
+// its index entry and returns its raw payload, decompressed with dec into
+// scratch when needed (scratch is reused when large enough). Allocation is
+// bounded by len(b) and, for compressed blocks, by maxCompressedRaw.
+func decodeBlock(b []byte, idx *Block, dec *zstd.Decoder, scratch []byte) (payload []byte, err error) {
+	if len(b) < blockOverhead {
+		return nil, blockErrorf(ErrTruncated, "block of %d bytes is shorter than the %d bytes of header and checksum", len(b), blockOverhead)
+	}
+	body := b[:len(b)-blockTrailerSize]
+	stored := binary.LittleEndian.Uint64(b[len(body):])
+	if got := xxhash.Sum64(body); got != stored {
+		return nil, blockErrorf(ErrChecksum, "checksum mismatch: stored %016x, computed %016x", stored, got)
+	}
+	if stored != idx.Checksum {
+		return nil, blockErrorf(ErrInconsistent, "block checksum %016x differs from %016x in the index of _metadata (data file replaced or from another snapshot?)", stored, idx.Checksum)
+	}
+	flags := body[0]
+	rawLen := binary.LittleEndian.Uint32(body[1:])
+	n := binary.LittleEndian.Uint32(body[5:])
+	p := body[blockHeaderSize:]
+	if uint64(n) != idx.Entries {
+		return nil, blockErrorf(ErrInconsistent, "block holds %d entries, the index says %d", n, idx.Entries)
+	}
+	if n == 0 {
+		return nil, blockErrorf(ErrInconsistent, "block holds no entries")
+	}
+	switch flags {
+	case 0:
+		if uint64(rawLen) != uint64(len(p)) {
+			return nil, blockErrorf(ErrInconsistent, "raw length %d differs from the payload's %d bytes", rawLen, len(p))
+		}
+		return p, nil
+	case blockZstd:
+		if rawLen > maxCompressedRaw {
+			return nil, blockErrorf(ErrInconsistent, "compressed block declares %d raw bytes, more than the maximum %d", rawLen, maxCompressedRaw)
+		}
+		if dec == nil {
+			return nil, blockErrorf(ErrInconsistent, "compressed block but no decoder")
+		}
+		dst := scratch
+		if cap(dst) < int(rawLen) {
+			dst = make([]byte, 0, rawLen)
+		}
+		// The decoder is limited to cap(dst) (WithDecodeAllCapLimit).
+		out, err := dec.DecodeAll(p, dst[:0:rawLen])
+		if err != nil {
+			return nil, blockErrorf(ErrInconsistent, "cannot decompress block: %v", err)
+		}
+		if len(out) != int(rawLen) {
+			return nil, blockErrorf(ErrInconsistent, "block decompressed to %d bytes, its header says %d", len(out), rawLen)
+		}
+		return out, nil
+	default:
+		return nil, blockErrorf(ErrInconsistent, "unknown block flags %#02x (written by a newer weir?)", flags)
+	}
+}
+
+// entryIter walks the entries of a raw payload.
+type entryIter struct {
+	p    []byte // the rest of the payload
+	left uint64 // entries still to decode
+}
+
+// next decodes the next entry. It returns ok=false at the end, and an error
+// if the payload does not hold exactly the promised number of entries.
+func (it *entryIter) next() (e backend.Entry, ok bool, err error) {
+	if it.left == 0 {
+		if len(it.p) != 0 {
+			return e, false, blockErrorf(ErrInconsistent, "%d unexpected bytes after the last entry of the block", len(it.p))
+		}
+		return e, false, nil
+	}
+	if len(it.p) < minEntrySize {
+		return e, false, blockErrorf(ErrInconsistent, "block payload ends with %d entries still expected", it.left)
+	}
+	e.Hash = binary.LittleEndian.Uint64(it.p)
+	p := it.p[8:]
+	var fields [3][]byte
+	for i := range fields {
+		l, n := binary.Uvarint(p)
+		if n <= 0 || n > 1 && p[n-1] == 0 || l > uint64(len(p)-n) {
+			return e, false, blockErrorf(ErrInconsistent, "bad entry length in block payload")
+		}
+		p = p[n:]
+		if l > 0 {
+			fields[i] = p[:l:l]
+		}
+		p = p[l:]
+	}
+	e.Key, e.Namespace, e.Value = fields[0], fields[1], fields[2]
+	it.p = p
+	it.left--
+	return e, true, nil
+}

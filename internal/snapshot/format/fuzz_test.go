@@ -1,0 +1,123 @@
+package format
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/weirstream/weir/internal/backend"
+)
+
+// fixChecksum makes b's trailing checksum (and, for _metadata, its body
+// length) right, so that the fuzzer reaches the decoders behind them.
+func fixMetadata(b []byte) []byte {
+	if len(b) < metaMinSize {
+		return b
+	}
+	b = append([]byte(nil), b...)
+	binary.LittleEndian.PutUint64(b[10:], uint64(len(b)-metaMinSize))
+	binary.LittleEndian.PutUint64(b[len(b)-8:], xxhash.Sum64(b[:len(b)-8]))
+	return b
+}
+
+func FuzzDecodeMetadata(f *testing.F) {
+	fx := writeFixture(f, f.TempDir(), &Options{BlockSize: 4096})
+	f.Add(EncodeMetadata(fx.md), false)
+	f.Add(EncodeMetadata(&Metadata{Kind: Checkpoint}), false)
+	f.Add(EncodeMetadata(&Metadata{Kind: Savepoint, Operators: []Operator{{Parallelism: 2, States: []State{
+		{Name: "l", Kind: ListUnion, Lists: []OperatorList{{Elements: [][]byte{{1}, nil}}, {}}},
+		{Name: "k", Kind: KeyedMap, KeySchema: []byte{1}, Files: []KeyedFile{{Path: "a.dat",
+			Blocks: []Block{{FirstHash: 1, LastHash: 9, Offset: 16, Length: 30, Entries: 1, Checksum: 5}}}}},
+	}}}}), true)
+	f.Add([]byte("WEIRSNAP\x01\x00"), true)
+	f.Fuzz(func(t *testing.T, b []byte, fix bool) {
+		if fix {
+			b = fixMetadata(b)
+		}
+		md, err := DecodeMetadata(b)
+		if err != nil {
+			if _, ok := err.(*FileError); !ok {
+				t.Fatalf("error %v is a %T, not a *FileError", err, err)
+			}
+			return
+		}
+		// What decodes re-encodes to the same bytes and is valid.
+		if err := md.Validate(); err != nil {
+			t.Fatalf("decoded metadata is invalid: %v", err)
+		}
+		if again := EncodeMetadata(md); string(again) != string(b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+// fuzzBlock is the input of FuzzReadBlock: a block and its index entry,
+// optionally with the checksums made right.
+func FuzzReadBlock(f *testing.F) {
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, 40} {
+		for _, compress := range []bool{false, true} {
+			var raw []byte
+			for i := range n {
+				v := make([]byte, rng.IntN(30))
+				raw = appendEntry(raw, backend.Entry{Hash: uint64(i * 1000), Key: []byte("key"), Namespace: []byte{byte(i)}, Value: v})
+			}
+			var e *zstd.Encoder
+			if compress {
+				e = enc
+			}
+			blk, _, _ := appendBlock(nil, raw, n, e, nil)
+			f.Add(blk, uint64(0), uint64((n-1)*1000), uint64(n), false)
+			f.Add(blk, uint64(0), uint64((n-1)*1000), uint64(n), true)
+		}
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(maxCompressedRaw), zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, first, last, entries uint64, fix bool) {
+		var idx Block
+		if len(b) >= blockOverhead {
+			if fix {
+				b = append([]byte(nil), b...)
+				binary.LittleEndian.PutUint64(b[len(b)-8:], xxhash.Sum64(b[:len(b)-8]))
+			}
+			idx.Checksum = binary.LittleEndian.Uint64(b[len(b)-8:])
+			idx.Entries = entries
+			if fix {
+				idx.Entries = uint64(binary.LittleEndian.Uint32(b[5:]))
+			}
+		}
+		idx.FirstHash, idx.LastHash, idx.Length = first, last, uint64(len(b))
+		payload, err := decodeBlock(b, &idx, dec, nil)
+		if err != nil {
+			if _, ok := err.(*blockError); !ok {
+				t.Fatalf("error %v is a %T, not a *blockError", err, err)
+			}
+			return
+		}
+		if len(payload) > max(len(b), maxCompressedRaw) {
+			t.Fatalf("payload of %d bytes from a block of %d", len(payload), len(b))
+		}
+		// The entries re-encode to the payload.
+		it := entryIter{p: payload, left: idx.Entries}
+		var re []byte
+		for {
+			e, ok, err := it.next()
+			if err != nil {
+				return
+			}
+			if !ok {
+				break
+			}
+			re = appendEntry(re, e)
+		}
+		if string(re) != string(payload) {
+			t.Fatalf("entries re-encode to other bytes")
+		}
+	})
+}

@@ -1,0 +1,641 @@
+package format
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/weirstream/weir/internal/backend"
+)
+
+// Compression selects how data blocks are compressed.
+type Compression uint8
+
+// Compression settings.
+//
+// Measured (BenchmarkWrite, BenchmarkRead; see docs/format/savepoint.md):
+// zstd shrinks typical state to a third but writes at ~190 MB/s per core,
+// while raw blocks write at disk speed (>1 GB/s) on a local SSD. Raw is
+// the default; zstd pays where bytes are dear (object stores, slow disks,
+// many retained checkpoints).
+const (
+	// NoCompression stores every block raw. It is the default.
+	NoCompression Compression = iota
+	// ZstdCompression compresses each block with zstd (fastest level) and
+	// keeps the compressed form only when it saves at least an eighth.
+	ZstdCompression
+)
+
+const (
+	// batchSize is how many bytes of encoded blocks a KeyedWriter gathers
+	// before one write system call.
+	batchSize = 1 << 20
+	// bytesPerSync is how many written bytes a KeyedWriter lets accumulate
+	// before it asks the kernel to start writing them back.
+	bytesPerSync = 1 << 20
+)
+
+// DefaultBlockSize is the default target size of a data block's raw payload.
+const DefaultBlockSize = 64 << 10
+
+// Options configure a Writer. The zero value (or a nil *Options) means the
+// defaults.
+type Options struct {
+	// BlockSize is the raw payload size after which a block is closed
+	// (a block may exceed it by one entry). Smaller blocks make the reads
+	// of a narrow hash range more precise and the index larger.
+	// Default DefaultBlockSize; at least 256 and at most 16 MiB.
+	BlockSize int
+	// Compression of data blocks. Default NoCompression.
+	Compression Compression
+}
+
+// EnsureDefaults fills unset fields with their defaults and returns o.
+func (o *Options) EnsureDefaults() *Options {
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	return o
+}
+
+// Validate reports whether the options are usable.
+func (o *Options) Validate() error {
+	if o.BlockSize < 256 || o.BlockSize > maxBlockSize {
+		return fmt.Errorf("format: block size %d is outside [256, 16 MiB]", o.BlockSize)
+	}
+	if o.Compression > ZstdCompression {
+		return fmt.Errorf("format: unknown compression %d", o.Compression)
+	}
+	return nil
+}
+
+// NewDirName returns a fresh snapshot directory name,
+// "savepoint-<first 6 hex digits of the job ID>-<12 random hex digits>".
+func NewDirName(jobID [16]byte) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:]) // never fails (crypto/rand)
+	return "savepoint-" + hex.EncodeToString(jobID[:3]) + "-" + hex.EncodeToString(r[:])
+}
+
+// KeyedFileName returns the relative path of the data file that holds the
+// keyed state (and timers) of one operator subtask.
+func KeyedFileName(op OperatorID, subtask int) string {
+	return fmt.Sprintf("keyed-%s-%d.dat", op, subtask)
+}
+
+// Writer writes one snapshot directory: data files through KeyedWriters,
+// then _metadata by Finish. Its methods may be called from any goroutine;
+// each KeyedWriter belongs to one goroutine.
+type Writer struct {
+	dir     string
+	created bool // the Writer made dir, so Abort removes it whole
+	opts    Options
+
+	encOnce sync.Once
+	enc     *zstd.Encoder
+	encErr  error
+
+	mu struct {
+		sync.Mutex
+		files    map[string]bool // relative paths of files written or being written
+		open     int             // KeyedWriters not yet closed
+		finished bool
+		aborted  bool
+	}
+}
+
+// Create makes a new snapshot directory named NewDirName(jobID) under parent
+// (creating parent if needed) and returns a Writer for it. opts may be nil.
+func Create(parent string, jobID [16]byte, opts *Options) (*Writer, error) {
+	o, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("format: create snapshot parent directory: %w", err)
+	}
+	for range 5 {
+		dir := filepath.Join(parent, NewDirName(jobID))
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue // a name collision; draw another
+		}
+		if err != nil {
+			return nil, fmt.Errorf("format: create snapshot directory: %w", err)
+		}
+		return newWriter(dir, true, o), nil
+	}
+	return nil, fmt.Errorf("format: create snapshot directory under %s: names keep colliding", parent)
+}
+
+// CreateIn returns a Writer for the snapshot directory dir, creating it if it
+// does not exist. An existing dir must not hold _metadata (a complete
+// snapshot is never overwritten). opts may be nil.
+func CreateIn(dir string, opts *Options) (*Writer, error) {
+	o, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("format: create snapshot directory: %w", err)
+		}
+		created = true
+	case err != nil:
+		return nil, fmt.Errorf("format: snapshot directory: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("format: snapshot directory %s is not a directory", dir)
+	default:
+		if _, err := os.Lstat(filepath.Join(dir, MetadataFile)); err == nil {
+			return nil, fmt.Errorf("format: %s already holds a complete snapshot (it has %s)", dir, MetadataFile)
+		}
+	}
+	return newWriter(dir, created, o), nil
+}
+
+func checkOptions(opts *Options) (Options, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.EnsureDefaults()
+	return o, o.Validate()
+}
+
+func newWriter(dir string, created bool, o Options) *Writer {
+	w := &Writer{dir: dir, created: created, opts: o}
+	w.mu.files = map[string]bool{}
+	return w
+}
+
+// Dir returns the snapshot directory.
+func (w *Writer) Dir() string { return w.dir }
+
+func (w *Writer) encoder() (*zstd.Encoder, error) {
+	if w.opts.Compression != ZstdCompression {
+		return nil, nil
+	}
+	w.encOnce.Do(func() {
+		w.enc, w.encErr = zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderCRC(false), // blocks carry their own checksum
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithWindowSize(1<<20),
+			zstd.WithLowerEncoderMem(true))
+	})
+	return w.enc, w.encErr
+}
+
+// Keyed returns a KeyedWriter for the data file of operator op's subtask,
+// KeyedFileName(op, subtask).
+func (w *Writer) Keyed(op OperatorID, subtask int) (*KeyedWriter, error) {
+	if subtask < 0 {
+		return nil, fmt.Errorf("format: subtask %d", subtask)
+	}
+	enc, err := w.encoder()
+	if err != nil {
+		return nil, fmt.Errorf("format: zstd encoder: %w", err)
+	}
+	rel := KeyedFileName(op, subtask)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.mu.finished:
+		return nil, errors.New("format: snapshot already finished")
+	case w.mu.aborted:
+		return nil, errors.New("format: snapshot aborted")
+	case w.mu.files[rel]:
+		return nil, fmt.Errorf("format: data file %s already written in this snapshot", rel)
+	}
+	f, tmp, err := createTemp(w.dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(dataHeader()); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("format: write %s: %w", rel, err)
+	}
+	w.mu.files[rel] = true
+	w.mu.open++
+	return &KeyedWriter{
+		batch:     make([]byte, 0, batchSize+batchSize/4),
+		written:   dataHeaderSize,
+		synced:    dataHeaderSize,
+		w:         w,
+		rel:       rel,
+		tmp:       tmp,
+		f:         f,
+		off:       dataHeaderSize,
+		blockSize: w.opts.BlockSize,
+		enc:       enc,
+		raw:       make([]byte, 0, w.opts.BlockSize+w.opts.BlockSize/4),
+		files:     map[string]KeyedFile{},
+		names:     map[string]bool{},
+	}, nil
+}
+
+// createTemp creates a fresh temporary file next to rel in dir.
+func createTemp(dir, rel string) (*os.File, string, error) {
+	for {
+		var r [6]byte
+		_, _ = rand.Read(r[:])
+		tmp := filepath.Join(dir, filepath.FromSlash(rel)+".tmp-"+hex.EncodeToString(r[:]))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("format: create %s: %w", tmp, err)
+		}
+		return f, tmp, nil
+	}
+}
+
+// Finish completes the snapshot: it validates md, checks that every data
+// file md references exists and is long enough, and writes _metadata
+// atomically (temporary file, fsync, rename, fsync of the directory). Every
+// KeyedWriter must be closed first. Data files may also have been written by
+// other processes (any writer of KeyedFileName paths into the directory).
+// After Finish returns nil the snapshot is complete and Abort does nothing.
+func (w *Writer) Finish(md *Metadata) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.mu.finished:
+		return errors.New("format: snapshot already finished")
+	case w.mu.aborted:
+		return errors.New("format: snapshot aborted")
+	case w.mu.open > 0:
+		return fmt.Errorf("format: %d keyed writers are still open", w.mu.open)
+	}
+	if err := md.Validate(); err != nil {
+		return fmt.Errorf("format: invalid metadata for %s: %w", w.dir, err)
+	}
+	for _, op := range md.Operators {
+		for _, st := range op.States {
+			for _, f := range st.Files {
+				last := f.Blocks[len(f.Blocks)-1]
+				fi, err := os.Stat(filepath.Join(w.dir, filepath.FromSlash(f.Path)))
+				if err != nil {
+					return fmt.Errorf("format: operator %s state %q: data file: %w", op.ID, st.Name, err)
+				}
+				if uint64(fi.Size()) < last.Offset+last.Length {
+					return fmt.Errorf("format: operator %s state %q: data file %s has %d bytes, its index needs %d",
+						op.ID, st.Name, f.Path, fi.Size(), last.Offset+last.Length)
+				}
+			}
+		}
+	}
+	// The renames of the data files become durable before _metadata exists.
+	if err := syncDir(w.dir); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(w.dir, MetadataFile, EncodeMetadata(md)); err != nil {
+		return err
+	}
+	w.mu.files[MetadataFile] = true
+	if w.created {
+		if err := syncDir(filepath.Dir(w.dir)); err != nil {
+			return err
+		}
+	}
+	w.mu.finished = true
+	return nil
+}
+
+// Abort discards an unfinished snapshot: if the Writer created the
+// directory it removes it with everything inside; otherwise it removes the
+// files this Writer wrote. KeyedWriters still open fail when closed. Abort
+// after a successful Finish does nothing and returns an error.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.finished {
+		return fmt.Errorf("format: %s is a finished snapshot; Abort does not remove it", w.dir)
+	}
+	w.mu.aborted = true
+	if w.created {
+		return os.RemoveAll(w.dir)
+	}
+	var errs []error
+	for rel := range w.mu.files {
+		if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(rel))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	// Temporary files of open KeyedWriters.
+	if ents, err := os.ReadDir(w.dir); err == nil {
+		for _, e := range ents {
+			if name := e.Name(); isTempOf(name, w.mu.files) {
+				if err := os.Remove(filepath.Join(w.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isTempOf(name string, files map[string]bool) bool {
+	for rel := range files {
+		if len(name) == len(rel)+len(".tmp-")+12 && name[:len(rel)] == rel && name[len(rel):len(rel)+5] == ".tmp-" {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Writer) closed(rel string, ok bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mu.open--
+	if !ok {
+		delete(w.mu.files, rel)
+	}
+	if w.mu.aborted {
+		if ok {
+			_ = os.Remove(filepath.Join(w.dir, filepath.FromSlash(rel)))
+		}
+		return errors.New("format: snapshot aborted")
+	}
+	return nil
+}
+
+// writeFileAtomic writes dir/name through a temporary file, fsync and
+// rename, then fsyncs dir.
+func writeFileAtomic(dir, name string, data []byte) error {
+	f, tmp, err := createTemp(dir, name)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("format: write %s: %w", filepath.Join(dir, name), err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("format: sync directory: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("format: sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// KeyedWriter writes the data file of one operator subtask: its keyed
+// states one after another, each as entries in ascending (hash, key,
+// namespace) order. A KeyedWriter belongs to one goroutine. Close or Abort
+// must be called to release its file.
+type KeyedWriter struct {
+	w         *Writer
+	rel, tmp  string
+	f         *os.File
+	off       uint64 // bytes written or gathered in batch
+	blockSize int
+	enc       *zstd.Encoder
+
+	state   string               // current state, "" before StartState
+	names   map[string]bool      // states started in this file
+	blocks  []Block              // blocks of the current state
+	files   map[string]KeyedFile // finished states
+	raw     []byte               // payload of the open block
+	n       int                  // entries in the open block
+	first   uint64               // hash of the open block's first entry
+	last    uint64               // hash of the previous entry of the state
+	prevKey []byte               // key and namespace of the previous entry
+	prevNs  []byte
+	hasPrev bool
+	batch   []byte // encoded blocks not yet written
+	written int64  // bytes written to f
+	synced  int64  // bytes handed to startWriteback
+	zbuf    []byte // scratch: a zstd frame
+	err     error  // sticky
+	done    bool
+}
+
+// Path returns the data file's path relative to the snapshot directory.
+func (kw *KeyedWriter) Path() string { return kw.rel }
+
+// StartState ends the previous state, if any, and starts the state name.
+// Each state appears at most once per file.
+func (kw *KeyedWriter) StartState(name string) error {
+	if err := kw.usable(); err != nil {
+		return err
+	}
+	if name == "" {
+		return errors.New("format: empty state name")
+	}
+	if err := kw.endState(); err != nil {
+		return err
+	}
+	if kw.names[name] {
+		return kw.fail(fmt.Errorf("format: state %q written twice to %s", name, kw.rel))
+	}
+	kw.names[name] = true
+	kw.state = name
+	return nil
+}
+
+// Add appends an entry to the current state. Entries must come in ascending
+// (hash, key, namespace) order, as backend.Table.Entries yields them; equal
+// (hash, key, namespace) triples are kept in the order added. Add copies
+// what it needs, so e's slices may be reused after it returns; its
+// signature fits backend.Table.Entries(r, kw.Add).
+func (kw *KeyedWriter) Add(e backend.Entry) error {
+	if kw.err != nil || kw.done {
+		return kw.usable()
+	}
+	if kw.state == "" {
+		return kw.fail(errors.New("format: Add before StartState"))
+	}
+	if kw.hasPrev && (e.Hash < kw.last || e.Hash == kw.last && kw.before(e)) {
+		return kw.fail(fmt.Errorf("format: state %q: entry with hash %016x added after hash %016x; entries must be in (hash, key, namespace) order",
+			kw.state, e.Hash, kw.last))
+	}
+	if size := 8 + 30 + len(e.Key) + len(e.Namespace) + len(e.Value); size > maxEntrySize {
+		return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
+	}
+	if kw.n == 0 {
+		kw.first = e.Hash
+	}
+	kw.raw = appendEntry(kw.raw, e)
+	kw.n++
+	kw.last = e.Hash
+	kw.prevKey = append(kw.prevKey[:0], e.Key...)
+	kw.prevNs = append(kw.prevNs[:0], e.Namespace...)
+	kw.hasPrev = true
+	if len(kw.raw) >= kw.blockSize {
+		return kw.flush()
+	}
+	return nil
+}
+
+// before reports whether e (with the previous entry's hash) sorts before
+// the previous entry.
+func (kw *KeyedWriter) before(e backend.Entry) bool {
+	if c := bytes.Compare(e.Key, kw.prevKey); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(e.Namespace, kw.prevNs) < 0
+}
+
+// flush writes the open block.
+func (kw *KeyedWriter) flush() error {
+	if kw.n == 0 {
+		return nil
+	}
+	start := len(kw.batch)
+	var sum uint64
+	kw.batch, kw.zbuf, sum = appendBlock(kw.batch, kw.raw, kw.n, kw.enc, kw.zbuf)
+	length := uint64(len(kw.batch) - start)
+	kw.blocks = append(kw.blocks, Block{
+		FirstHash: kw.first,
+		LastHash:  kw.last,
+		Offset:    kw.off,
+		Length:    length,
+		Entries:   uint64(kw.n),
+		Checksum:  sum,
+	})
+	kw.off += length
+	kw.raw = kw.raw[:0]
+	kw.n = 0
+	if len(kw.batch) >= batchSize {
+		return kw.writeBatch()
+	}
+	return nil
+}
+
+// writeBatch writes the gathered blocks, and every bytesPerSync bytes asks
+// the kernel to start writing them back, so that the final fsync has little
+// left to do (measured: a third faster on a 256 MiB file).
+func (kw *KeyedWriter) writeBatch() error {
+	if len(kw.batch) == 0 {
+		return nil
+	}
+	if _, err := kw.f.Write(kw.batch); err != nil {
+		return kw.fail(fmt.Errorf("format: write %s: %w", kw.rel, err))
+	}
+	kw.written += int64(len(kw.batch))
+	kw.batch = kw.batch[:0]
+	if kw.written-kw.synced >= bytesPerSync {
+		startWriteback(kw.f, kw.synced, kw.written-kw.synced)
+		kw.synced = kw.written
+	}
+	return nil
+}
+
+func (kw *KeyedWriter) endState() error {
+	if kw.state == "" {
+		return nil
+	}
+	if err := kw.flush(); err != nil {
+		return err
+	}
+	if len(kw.blocks) > 0 {
+		kw.files[kw.state] = KeyedFile{Path: kw.rel, Blocks: kw.blocks}
+	}
+	kw.state, kw.blocks, kw.hasPrev = "", nil, false
+	return nil
+}
+
+func (kw *KeyedWriter) usable() error {
+	switch {
+	case kw.err != nil:
+		return kw.err
+	case kw.done:
+		return fmt.Errorf("format: keyed writer for %s is closed", kw.rel)
+	}
+	return nil
+}
+
+// fail records err, discards the file and returns err.
+func (kw *KeyedWriter) fail(err error) error {
+	if kw.err == nil {
+		kw.err = err
+		_ = kw.discard()
+	}
+	return err
+}
+
+func (kw *KeyedWriter) discard() error {
+	if kw.done {
+		return nil
+	}
+	kw.done = true
+	_ = kw.f.Close()
+	_ = os.Remove(kw.tmp)
+	return kw.w.closed(kw.rel, false)
+}
+
+// Close ends the last state, makes the file durable (fsync, rename to its
+// final name) and returns, for each state that received entries, its
+// KeyedFile for State.Files. A file without entries is removed and Close
+// returns an empty map. After an error the file is discarded.
+func (kw *KeyedWriter) Close() (map[string]KeyedFile, error) {
+	if err := kw.usable(); err != nil {
+		return nil, err
+	}
+	if err := kw.endState(); err != nil {
+		return nil, err
+	}
+	if len(kw.files) == 0 {
+		if err := kw.discard(); err != nil {
+			return nil, err
+		}
+		return kw.files, nil
+	}
+	if err := kw.writeBatch(); err != nil {
+		return nil, err
+	}
+	err := kw.f.Sync()
+	if cerr := kw.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(kw.tmp, filepath.Join(kw.w.dir, filepath.FromSlash(kw.rel)))
+	}
+	if err != nil {
+		kw.err = fmt.Errorf("format: write %s: %w", kw.rel, err)
+		kw.done = true
+		_ = os.Remove(kw.tmp)
+		_ = kw.w.closed(kw.rel, false)
+		return nil, kw.err
+	}
+	kw.done = true
+	if err := kw.w.closed(kw.rel, true); err != nil {
+		return nil, err
+	}
+	return kw.files, nil
+}
+
+// Abort discards the data file. It does nothing after Close.
+func (kw *KeyedWriter) Abort() { _ = kw.discard() }
