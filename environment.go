@@ -24,6 +24,8 @@ type Environment struct {
 	logger      *slog.Logger
 	nodes       []*engine.Node
 	errs        []error
+	cp          checkpointConfig
+	restore     *restoreConfig
 }
 
 // Option configures an Environment.
@@ -102,14 +104,13 @@ func (e *Environment) prepare() error {
 // first error of any subtask. A job with unbounded sources runs until ctx is
 // cancelled, and then returns ctx's error.
 func (e *Environment) Execute(ctx context.Context, jobName string) error {
-	if err := e.prepare(); err != nil {
+	start := time.Now()
+	c, err := e.ExecuteAsync(ctx, jobName)
+	if err != nil {
 		return err
 	}
-	start := time.Now()
-	e.logger.Debug("weir: job starting", "job", jobName, "operators", len(e.nodes), "parallelism", e.parallelism)
-	err := engine.Run(ctx, e.nodes, engine.Options{Parallelism: e.parallelism, Clock: e.clock, Logger: e.logger})
-	if err != nil {
-		return fmt.Errorf("weir: job %q failed: %w", jobName, err)
+	if err := c.Wait(); err != nil {
+		return err
 	}
 	e.logger.Debug("weir: job finished", "job", jobName, "elapsed", time.Since(start))
 	return nil

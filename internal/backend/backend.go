@@ -63,6 +63,13 @@ type Table interface {
 	Restore(e Entry) error
 }
 
+// SchemaReporter is implemented by tables that can describe the serializers
+// they write with: the encoded serde schemas of key, namespace and value,
+// stored in snapshots and checked on restore.
+type SchemaReporter interface {
+	Schemas() (key, namespace, value []byte)
+}
+
 // Keyed is the untyped view of the keyed state of one operator subtask.
 type Keyed interface {
 	// Tables returns the registered states in registration order.

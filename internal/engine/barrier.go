@@ -48,6 +48,9 @@ type KeyedState struct {
 	Name    string
 	Kind    backend.Kind
 	Entries []backend.Entry
+	// KeySchema, NamespaceSchema and ValueSchema are the encoded serializer
+	// snapshots, if the table reports them (backend.SchemaReporter).
+	KeySchema, NamespaceSchema, ValueSchema []byte
 }
 
 // OperatorList is one operator list state of an operator subtask.
@@ -92,6 +95,9 @@ func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 		if op.inst.Keyed != nil {
 			for _, tab := range op.inst.Keyed.Tables() {
 				ks := KeyedState{Name: tab.Name(), Kind: tab.Kind()}
+				if sr, ok := tab.(backend.SchemaReporter); ok {
+					ks.KeySchema, ks.NamespaceSchema, ks.ValueSchema = sr.Schemas()
+				}
 				err := tab.Entries(keyspace.Full, func(e backend.Entry) error {
 					ks.Entries = append(ks.Entries, backend.Entry{
 						Hash:      e.Hash,

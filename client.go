@@ -1,0 +1,443 @@
+package weir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weirstream/weir/internal/checkpoint"
+	"github.com/weirstream/weir/internal/engine"
+	"github.com/weirstream/weir/internal/snapshot/format"
+)
+
+// WithSavepointDir sets the default directory of savepoints
+// (state.savepoints.dir).
+func WithSavepointDir(dir string) Option { return func(e *Environment) { e.cp.savepointDir = dir } }
+
+// WithCheckpointDir sets the directory of checkpoints
+// (state.checkpoints.dir); checkpoints of a job go to <dir>/<job id>/chk-<n>.
+func WithCheckpointDir(dir string) Option { return func(e *Environment) { e.cp.checkpointDir = dir } }
+
+// WithCheckpointInterval takes a checkpoint every d
+// (execution.checkpointing.interval); 0 disables periodic checkpoints.
+// It needs a checkpoint directory.
+func WithCheckpointInterval(d time.Duration) Option {
+	return func(e *Environment) {
+		if d < 0 {
+			e.errf("weir: negative checkpoint interval %v", d)
+			return
+		}
+		e.cp.interval = d
+	}
+}
+
+// WithRetainedCheckpoints keeps the newest n completed checkpoints
+// (state.checkpoints.num-retained); default 1.
+func WithRetainedCheckpoints(n int) Option {
+	return func(e *Environment) {
+		if n < 1 {
+			e.errf("weir: retained checkpoints must be at least 1, got %d", n)
+			return
+		}
+		e.cp.retain = n
+	}
+}
+
+// WithCheckpointTimeout aborts snapshots not completed within d; default 10
+// minutes.
+func WithCheckpointTimeout(d time.Duration) Option {
+	return func(e *Environment) {
+		if d <= 0 {
+			e.errf("weir: checkpoint timeout must be positive, got %v", d)
+			return
+		}
+		e.cp.timeout = d
+	}
+}
+
+// RestoreOption configures FromSavepoint.
+type RestoreOption func(*restoreConfig)
+
+type restoreConfig struct {
+	path             string
+	allowNonRestored bool
+}
+
+// AllowNonRestoredState lets a job start from a snapshot that holds state
+// for operators the job no longer has; that state is skipped and listed in
+// the log (Flink's --allowNonRestoredState).
+func AllowNonRestoredState() RestoreOption {
+	return func(c *restoreConfig) { c.allowNonRestored = true }
+}
+
+// FromSavepoint starts the job from a savepoint or retained checkpoint: its
+// directory or its _metadata file. State is matched to operators by ID;
+// operators the snapshot has no state for start empty; the job may run at
+// any parallelism. The snapshot is only read, never modified.
+func FromSavepoint(path string, opts ...RestoreOption) Option {
+	return func(e *Environment) {
+		rc := &restoreConfig{path: path}
+		for _, o := range opts {
+			o(rc)
+		}
+		e.restore = rc
+	}
+}
+
+type checkpointConfig struct {
+	savepointDir  string
+	checkpointDir string
+	interval      time.Duration
+	retain        int
+	timeout       time.Duration
+}
+
+// JobClient controls a running job: savepoints, stop, cancel.
+type JobClient struct {
+	id      [16]byte
+	name    string
+	env     *Environment
+	job     *engine.Job
+	coord   *checkpoint.Coordinator
+	skipped []UnmatchedOperator
+
+	acks     chan engine.TaskSnapshot
+	written  chan checkpoint.Written
+	requests chan *snapshotRequest
+	stopped  chan struct{} // closed when the driver exits
+	result   error
+
+	mu     sync.Mutex
+	latest string // newest completed checkpoint
+	nextRq uint64
+}
+
+type snapshotRequest struct {
+	kind  engine.SnapshotKind
+	dir   string
+	stop  bool
+	drain bool
+	reply chan snapshotReply
+}
+
+type snapshotReply struct {
+	path string
+	err  error
+}
+
+// ErrNoSavepointDir is returned when a savepoint is triggered with neither a
+// directory nor a configured state.savepoints.dir.
+var ErrNoSavepointDir = errors.New("weir: no savepoint directory: give one, or configure state.savepoints.dir (WithSavepointDir)")
+
+// newJobID returns a random job ID.
+func newJobID() [16]byte {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return id
+}
+
+// ExecuteAsync starts the job and returns at once; the client's Wait waits
+// for it to end.
+func (e *Environment) ExecuteAsync(ctx context.Context, jobName string) (*JobClient, error) {
+	if err := e.prepare(); err != nil {
+		return nil, err
+	}
+	if e.cp.interval > 0 && e.cp.checkpointDir == "" {
+		return nil, errors.New("weir: periodic checkpoints need a checkpoint directory: configure state.checkpoints.dir (WithCheckpointDir)")
+	}
+	c := &JobClient{
+		id: newJobID(), name: jobName, env: e,
+		acks:     make(chan engine.TaskSnapshot, 64),
+		written:  make(chan checkpoint.Written, 1),
+		requests: make(chan *snapshotRequest),
+		stopped:  make(chan struct{}),
+	}
+	var restore engine.RestoreSource
+	var lastID uint64
+	if e.restore != nil {
+		fs, skipped, err := e.openRestore()
+		if err != nil {
+			return nil, err
+		}
+		restore, c.skipped, lastID = fs, skipped, fs.s.Metadata().SnapshotID
+	}
+	job, err := engine.Start(ctx, e.nodes, engine.Options{
+		Parallelism: e.parallelism, Clock: e.clock, Logger: e.logger,
+		OnSnapshot: func(s engine.TaskSnapshot) { c.acks <- s },
+		Restore:    restore,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("weir: job %q: %w", jobName, err)
+	}
+	c.job = job
+	timeout := e.cp.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	c.coord, err = checkpoint.New(checkpoint.Options{Tasks: job.Tasks(), Timeout: timeout.Milliseconds(), Retain: e.cp.retain}, lastID)
+	if err != nil {
+		job.Cancel()
+		_ = job.Wait()
+		return nil, err
+	}
+	go c.drive()
+	return c, nil
+}
+
+// openRestore opens the snapshot to restore and matches its operators to
+// the job's.
+func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) {
+	fs, err := openSnapshot(e.restore.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("weir: cannot restore: %w", err)
+	}
+	un := fs.unmatched(e.nodes)
+	if len(un) == 0 {
+		return fs, nil, nil
+	}
+	if !e.restore.allowNonRestored {
+		lines := make([]string, len(un))
+		for i, u := range un {
+			lines[i] = "  " + u.String()
+		}
+		return nil, nil, fmt.Errorf("weir: cannot restore from %s: the job has no operator for %d of the savepoint's operators:\n%s\nGive the operators their old UIDs (or pin their IDs with UIDHash), or start with --allow-non-restored-state to drop that state",
+			fs.s.Dir(), len(un), strings.Join(lines, "\n"))
+	}
+	fs.restrict(un)
+	for _, u := range un {
+		e.logger.Warn("weir: skipping state of an operator the job no longer has", "operator", u.String())
+	}
+	return fs, un, nil
+}
+
+// ID returns the job's ID as 32 lowercase hex digits.
+func (c *JobClient) ID() string { return hex.EncodeToString(c.id[:]) }
+
+// Skipped returns the operators whose state the restore skipped
+// (AllowNonRestoredState).
+func (c *JobClient) Skipped() []UnmatchedOperator { return c.skipped }
+
+// LatestCheckpoint returns the newest completed checkpoint's directory, or
+// "".
+func (c *JobClient) LatestCheckpoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.latest
+}
+
+// TriggerSavepoint takes a savepoint into dir (or the configured
+// state.savepoints.dir) while the job keeps running, and returns its path.
+func (c *JobClient) TriggerSavepoint(ctx context.Context, dir string) (string, error) {
+	return c.snapshot(ctx, &snapshotRequest{kind: engine.Savepoint, dir: dir})
+}
+
+// StopWithSavepoint takes a savepoint and stops the job at it: sources stop
+// at the barrier and nothing is processed after it. With drain, sources
+// first emit the final watermark, so every window and timer fires.
+func (c *JobClient) StopWithSavepoint(ctx context.Context, dir string, drain bool) (string, error) {
+	path, err := c.snapshot(ctx, &snapshotRequest{kind: engine.Savepoint, dir: dir, stop: true, drain: drain})
+	if err != nil {
+		return "", err
+	}
+	if err := c.Wait(); err != nil {
+		return path, err
+	}
+	return path, nil
+}
+
+// TriggerCheckpoint takes a checkpoint now and returns its path.
+func (c *JobClient) TriggerCheckpoint(ctx context.Context) (string, error) {
+	return c.snapshot(ctx, &snapshotRequest{kind: engine.Checkpoint})
+}
+
+func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, error) {
+	if r.kind == engine.Savepoint && r.dir == "" {
+		r.dir = c.env.cp.savepointDir
+		if r.dir == "" {
+			return "", ErrNoSavepointDir
+		}
+	}
+	if r.kind == engine.Checkpoint && c.env.cp.checkpointDir == "" {
+		return "", errors.New("weir: no checkpoint directory: configure state.checkpoints.dir (WithCheckpointDir)")
+	}
+	r.reply = make(chan snapshotReply, 1)
+	select {
+	case c.requests <- r:
+	case <-c.stopped:
+		return "", errors.New("weir: the job is not running")
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	select {
+	case rep := <-r.reply:
+		return rep.path, rep.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Cancel stops the job without a savepoint.
+func (c *JobClient) Cancel() { c.job.Cancel() }
+
+// CancelWithSavepoint takes a savepoint, then cancels the job (Flink's
+// deprecated "cancel with savepoint": unlike stop, the job is not stopped
+// at the barrier but cancelled right after the savepoint completes).
+func (c *JobClient) CancelWithSavepoint(ctx context.Context, dir string) (string, error) {
+	path, err := c.TriggerSavepoint(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	c.Cancel()
+	_ = c.Wait()
+	return path, nil
+}
+
+// Wait waits for the job to end and returns its error, if any.
+func (c *JobClient) Wait() error {
+	<-c.stopped
+	return c.result
+}
+
+// drive runs the coordinator: the only goroutine that steps it.
+func (c *JobClient) drive() {
+	defer close(c.stopped)
+	jobDone := make(chan error, 1)
+	go func() { jobDone <- c.job.Wait() }()
+
+	var periodic <-chan time.Time
+	if c.env.cp.interval > 0 {
+		t := time.NewTicker(c.env.cp.interval)
+		defer t.Stop()
+		periodic = t.C
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+
+	pending := map[uint64]*snapshotRequest{}
+	now := func() int64 { return c.env.clock.Now().UnixMilli() }
+	var apply func([]checkpoint.Action)
+	apply = func(acts []checkpoint.Action) {
+		for _, a := range acts {
+			switch a := a.(type) {
+			case checkpoint.Inject:
+				if err := c.job.Trigger(a.Barrier); err != nil {
+					apply(c.coord.Step(checkpoint.Decline{ID: a.Barrier.ID, Reason: err}))
+				}
+			case checkpoint.Write:
+				go c.write(a)
+			case checkpoint.Completed:
+				if a.Kind == engine.Checkpoint {
+					c.mu.Lock()
+					c.latest = a.Path
+					c.mu.Unlock()
+				}
+				c.env.logger.Info("weir: "+a.Kind.String()+" completed", "id", a.ID, "path", a.Path)
+				if r := pending[a.Request]; r != nil {
+					r.reply <- snapshotReply{path: a.Path}
+					delete(pending, a.Request)
+				}
+			case checkpoint.Aborted:
+				c.env.logger.Warn("weir: "+a.Kind.String()+" aborted", "id", a.ID, "reason", a.Reason)
+				if r := pending[a.Request]; r != nil {
+					r.reply <- snapshotReply{err: fmt.Errorf("weir: %s failed: %w", a.Kind, a.Reason)}
+					delete(pending, a.Request)
+				}
+			case checkpoint.Dispose:
+				go func() {
+					if err := os.RemoveAll(a.Path); err != nil {
+						c.env.logger.Warn("weir: cannot delete old checkpoint", "path", a.Path, "err", err)
+					}
+				}()
+			}
+		}
+	}
+	for {
+		select {
+		case s := <-c.acks:
+			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
+		case w := <-c.written:
+			apply(c.coord.Step(w))
+		case r := <-c.requests:
+			c.nextRq++
+			pending[c.nextRq] = r
+			dir := r.dir
+			apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: r.kind, Dir: dir, Stop: r.stop, Drain: r.drain, Request: c.nextRq}))
+		case <-periodic:
+			if _, busy := c.coord.InFlight(); !busy {
+				apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: engine.Checkpoint}))
+			}
+		case <-tick.C:
+			apply(c.coord.Step(checkpoint.Tick{Now: now()}))
+		case err := <-jobDone:
+			// A stop barrier's snapshot may still be completing: the tasks
+			// have all acknowledged it (they stop only after), so finish
+			// writing it before reporting.
+			if id, ok := c.coord.InFlight(); ok {
+				c.finishInFlight(id, apply)
+			}
+			for _, r := range pending {
+				r.reply <- snapshotReply{err: errors.New("weir: the job ended before the snapshot completed")}
+			}
+			if err != nil {
+				err = fmt.Errorf("weir: job %q failed: %w", c.name, err)
+			}
+			c.result = err
+			return
+		}
+	}
+}
+
+// finishInFlight drains acknowledgements and the write of a snapshot that
+// was in flight when the job ended (a stop with savepoint).
+func (c *JobClient) finishInFlight(id uint64, apply func([]checkpoint.Action)) {
+	timeout := time.After(c.coordTimeout())
+	for {
+		if cur, ok := c.coord.InFlight(); !ok || cur != id {
+			return
+		}
+		select {
+		case s := <-c.acks:
+			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
+		case w := <-c.written:
+			apply(c.coord.Step(w))
+		case <-timeout:
+			apply(c.coord.Step(checkpoint.Tick{Now: 1<<62 - 1}))
+			return
+		}
+	}
+}
+
+func (c *JobClient) coordTimeout() time.Duration {
+	if c.env.cp.timeout > 0 {
+		return c.env.cp.timeout
+	}
+	return 10 * time.Minute
+}
+
+// write writes a snapshot and reports the outcome to the driver.
+func (c *JobClient) write(a checkpoint.Write) {
+	info := snapshotInfo{jobID: c.id, jobName: c.name, id: a.ID, kind: a.Kind, ts: c.env.clock.Now().UnixMilli()}
+	var path string
+	var err error
+	if a.Kind == engine.Checkpoint {
+		dir := filepath.Join(c.env.cp.checkpointDir, c.ID(), fmt.Sprintf("chk-%d", a.ID))
+		var w *format.Writer
+		if w, err = format.CreateIn(dir, nil); err == nil {
+			if path, err = fillSnapshot(w, info, a.Tasks); err != nil {
+				_ = w.Abort()
+			}
+		}
+	} else {
+		path, err = writeSnapshot(a.Dir, info, a.Tasks)
+	}
+	c.written <- checkpoint.Written{ID: a.ID, Path: path, Err: err}
+}

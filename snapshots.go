@@ -1,0 +1,262 @@
+package weir
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/backend/opstate"
+	"github.com/weirstream/weir/internal/engine"
+	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/internal/snapshot/format"
+)
+
+// Version is the engine version recorded in the snapshots this build
+// writes.
+const Version = "0.1.0-dev"
+
+// snapshotInfo describes a snapshot being written.
+type snapshotInfo struct {
+	jobID   [16]byte
+	jobName string
+	id      uint64
+	kind    engine.SnapshotKind
+	ts      int64
+}
+
+// writeSnapshot writes one barrier's task snapshots as a snapshot
+// directory: a new savepoint-<job>-<random> directory under parent. Data
+// files are written first, _metadata last; on error nothing is left behind.
+// It returns the directory.
+func writeSnapshot(parent string, info snapshotInfo, tasks []engine.TaskSnapshot) (string, error) {
+	w, err := format.Create(parent, info.jobID, nil)
+	if err != nil {
+		return "", err
+	}
+	dir, err := fillSnapshot(w, info, tasks)
+	if err != nil {
+		_ = w.Abort()
+		return "", err
+	}
+	return dir, nil
+}
+
+func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapshot) (string, error) {
+	type opAcc struct {
+		op     format.Operator
+		states map[string]*format.State
+	}
+	ops := map[engine.OperatorID]*opAcc{}
+	var order []engine.OperatorID
+	state := func(acc *opAcc, name string, kind format.StateKind) *format.State {
+		s := acc.states[name]
+		if s == nil {
+			s = &format.State{Name: name, Kind: kind}
+			acc.states[name] = s
+		}
+		return s
+	}
+	for _, ts := range tasks {
+		for _, os := range ts.Operators {
+			if len(os.Keyed) == 0 && len(os.Operator) == 0 {
+				continue
+			}
+			acc := ops[os.Node.ID]
+			if acc == nil {
+				acc = &opAcc{op: format.Operator{ID: format.OperatorID(os.Node.ID), UID: os.Node.UID, Name: os.Node.Name, Parallelism: os.Parallelism},
+					states: map[string]*format.State{}}
+				ops[os.Node.ID] = acc
+				order = append(order, os.Node.ID)
+			}
+			if len(os.Keyed) > 0 {
+				kw, err := w.Keyed(format.OperatorID(os.Node.ID), os.Subtask)
+				if err != nil {
+					return "", err
+				}
+				for _, k := range os.Keyed {
+					st := state(acc, k.Name, keyedKind(k))
+					st.KeySchema, st.NamespaceSchema, st.ValueSchema = k.KeySchema, k.NamespaceSchema, k.ValueSchema
+					if err := kw.StartState(k.Name); err != nil {
+						kw.Abort()
+						return "", err
+					}
+					for _, e := range k.Entries {
+						if err := kw.Add(e); err != nil {
+							kw.Abort()
+							return "", err
+						}
+					}
+				}
+				files, err := kw.Close()
+				if err != nil {
+					return "", err
+				}
+				for name, f := range files {
+					acc.states[name].Files = append(acc.states[name].Files, f)
+				}
+			}
+			for _, l := range os.Operator {
+				kind := format.ListEvenSplit
+				if l.Mode == opstate.Union {
+					kind = format.ListUnion
+				}
+				st := state(acc, l.Name, kind)
+				for len(st.Lists) < os.Parallelism {
+					st.Lists = append(st.Lists, format.OperatorList{})
+				}
+				st.Lists[os.Subtask] = format.OperatorList{Elements: l.Elements}
+			}
+		}
+	}
+	md := &format.Metadata{EngineVersion: Version, JobName: info.jobName, JobID: info.jobID,
+		SnapshotID: info.id, Kind: format.SnapshotKind(info.kind), Timestamp: info.ts}
+	for _, id := range order {
+		acc := ops[id]
+		names := make([]string, 0, len(acc.states))
+		for n := range acc.states {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			acc.op.States = append(acc.op.States, *acc.states[n])
+		}
+		md.Operators = append(md.Operators, acc.op)
+	}
+	if err := w.Finish(md); err != nil {
+		return "", err
+	}
+	return w.Dir(), nil
+}
+
+func keyedKind(k engine.KeyedState) format.StateKind {
+	switch k.Kind {
+	case backend.KindList:
+		return format.KeyedList
+	case backend.KindMap:
+		return format.KeyedMap
+	case backend.KindReducing:
+		return format.KeyedReducing
+	case backend.KindAggregating:
+		return format.KeyedAggregating
+	case backend.KindTimers:
+		if strings.HasSuffix(k.Name, "processing") {
+			return format.ProcessingTimers
+		}
+		return format.EventTimers
+	}
+	return format.KeyedValue
+}
+
+// fileSnapshot is a snapshot on disk as a restore source.
+type fileSnapshot struct {
+	s   *format.Snapshot
+	ops map[engine.OperatorID]*format.Operator
+}
+
+func openSnapshot(path string) (*fileSnapshot, error) {
+	s, err := format.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &fileSnapshot{s: s, ops: map[engine.OperatorID]*format.Operator{}}
+	md := s.Metadata()
+	for i := range md.Operators {
+		f.ops[engine.OperatorID(md.Operators[i].ID)] = &md.Operators[i]
+	}
+	return f, nil
+}
+
+// Has implements engine.RestoreSource.
+func (f *fileSnapshot) Has(id engine.OperatorID) bool { return f.ops[id] != nil }
+
+// Keyed implements engine.RestoreSource.
+func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(string, backend.Entry) error) error {
+	op := f.ops[id]
+	if op == nil {
+		return nil
+	}
+	for _, st := range op.States {
+		if !st.Kind.IsKeyed() {
+			continue
+		}
+		name := st.Name
+		if err := f.s.ReadKeyed(op.ID, name, r, func(e backend.Entry) error { return fn(name, e) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OperatorLists implements engine.RestoreSource.
+func (f *fileSnapshot) OperatorLists(id engine.OperatorID, i, p int) (map[string][][]byte, error) {
+	op := f.ops[id]
+	if op == nil {
+		return nil, nil
+	}
+	out := map[string][][]byte{}
+	for _, st := range op.States {
+		if !st.Kind.IsOperatorList() {
+			continue
+		}
+		per := make([][][]byte, len(st.Lists))
+		for j, l := range st.Lists {
+			per[j] = l.Elements
+		}
+		mode := opstate.EvenSplit
+		if st.Kind == format.ListUnion {
+			mode = opstate.Union
+		}
+		out[st.Name] = opstate.Redistribute(per, p, mode)[i]
+	}
+	return out, nil
+}
+
+// UnmatchedOperator is an operator of a snapshot that no operator of the
+// job has the ID of.
+type UnmatchedOperator struct {
+	ID     string
+	UID    string
+	Name   string
+	States []string
+}
+
+// String formats the operator as the restore error lists it.
+func (u UnmatchedOperator) String() string {
+	uid := u.UID
+	if uid == "" {
+		uid = "(none)"
+	}
+	return fmt.Sprintf("operator %s (uid %s, name %q) with state %s", u.ID, uid, u.Name, strings.Join(u.States, ", "))
+}
+
+// unmatched returns the snapshot's operators the job has no operator for.
+func (f *fileSnapshot) unmatched(nodes []*engine.Node) []UnmatchedOperator {
+	have := map[engine.OperatorID]bool{}
+	for _, n := range nodes {
+		have[n.ID] = true
+	}
+	var out []UnmatchedOperator
+	for _, op := range f.s.Metadata().Operators {
+		if have[engine.OperatorID(op.ID)] {
+			continue
+		}
+		u := UnmatchedOperator{ID: engine.OperatorID(op.ID).String(), UID: op.UID, Name: op.Name}
+		for _, st := range op.States {
+			u.States = append(u.States, st.Name)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// restrict hides unmatched operators from the restore, for
+// --allow-non-restored-state.
+func (f *fileSnapshot) restrict(skip []UnmatchedOperator) {
+	for _, u := range skip {
+		id, err := parseID(u.ID)
+		if err == nil {
+			delete(f.ops, id)
+		}
+	}
+}
