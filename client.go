@@ -68,6 +68,48 @@ type RestoreOption func(*restoreConfig)
 type restoreConfig struct {
 	path             string
 	allowNonRestored bool
+	claim            bool
+}
+
+// RestoreMode says who owns the snapshot a job starts from.
+type RestoreMode string
+
+const (
+	// NoClaim (the default) leaves the snapshot to the user: weir never
+	// modifies or deletes it. Every checkpoint weir takes is complete on its
+	// own, so the first one after the restore shares nothing with it.
+	NoClaim RestoreMode = "no-claim"
+	// Claim hands the snapshot to weir, which treats it as its own oldest
+	// checkpoint and deletes it once enough newer checkpoints are retained.
+	Claim RestoreMode = "claim"
+)
+
+// WithRestoreMode sets the restore mode (--restore-mode); see RestoreMode.
+func WithRestoreMode(m RestoreMode) RestoreOption {
+	return func(c *restoreConfig) { c.claim = m == Claim }
+}
+
+// ParseRestoreMode parses "claim" or "no-claim".
+func ParseRestoreMode(s string) (RestoreMode, error) {
+	switch RestoreMode(s) {
+	case Claim, NoClaim:
+		return RestoreMode(s), nil
+	}
+	return "", fmt.Errorf("weir: restore mode %q: want claim or no-claim", s)
+}
+
+// WithRestartStrategy restarts a failed job from its latest completed
+// checkpoint up to attempts times, waiting delay before each (Flink's
+// fixed-delay strategy). The default, once checkpoints are configured, is 3
+// attempts 1 s apart; 0 attempts disables recovery.
+func WithRestartStrategy(attempts int, delay time.Duration) Option {
+	return func(e *Environment) {
+		if attempts < 0 || delay < 0 {
+			e.errf("weir: restart strategy: negative attempts or delay")
+			return
+		}
+		e.cp.restarts, e.cp.restartDelay, e.cp.restartSet = attempts, delay, true
+	}
 }
 
 // AllowNonRestoredState lets a job start from a snapshot that holds state
@@ -97,6 +139,9 @@ type checkpointConfig struct {
 	interval      time.Duration
 	retain        int
 	timeout       time.Duration
+	restarts      int
+	restartDelay  time.Duration
+	restartSet    bool
 }
 
 // JobClient controls a running job: savepoints, stop, cancel.
@@ -114,9 +159,14 @@ type JobClient struct {
 	stopped  chan struct{} // closed when the driver exits
 	result   error
 
-	mu     sync.Mutex
-	latest string // newest completed checkpoint
-	nextRq uint64
+	ctx context.Context
+
+	mu        sync.Mutex
+	latest    string // newest completed checkpoint
+	latestID  uint64
+	nextRq    uint64
+	cancelled bool
+	restarts  int
 }
 
 type snapshotRequest struct {
@@ -155,7 +205,7 @@ func (e *Environment) ExecuteAsync(ctx context.Context, jobName string) (*JobCli
 		return nil, errors.New("weir: periodic checkpoints need a checkpoint directory: configure state.checkpoints.dir (WithCheckpointDir)")
 	}
 	c := &JobClient{
-		id: newJobID(), name: jobName, env: e,
+		id: newJobID(), name: jobName, env: e, ctx: ctx,
 		acks:     make(chan engine.TaskSnapshot, 64),
 		written:  make(chan checkpoint.Written, 1),
 		requests: make(chan *snapshotRequest),
@@ -163,34 +213,71 @@ func (e *Environment) ExecuteAsync(ctx context.Context, jobName string) (*JobCli
 	}
 	var restore engine.RestoreSource
 	var lastID uint64
+	var owned []string
 	if e.restore != nil {
 		fs, skipped, err := e.openRestore()
 		if err != nil {
 			return nil, err
 		}
 		restore, c.skipped, lastID = fs, skipped, fs.s.Metadata().SnapshotID
+		if e.restore.claim {
+			owned = []string{fs.s.Dir()}
+		}
 	}
-	job, err := engine.Start(ctx, e.nodes, engine.Options{
+	if err := c.start(restore, lastID, owned); err != nil {
+		return nil, err
+	}
+	go c.drive()
+	return c, nil
+}
+
+// start starts (or restarts) the job's tasks and a coordinator for them.
+func (c *JobClient) start(restore engine.RestoreSource, lastID uint64, owned []string) error {
+	e := c.env
+	job, err := engine.Start(c.ctx, e.nodes, engine.Options{
 		Parallelism: e.parallelism, Clock: e.clock, Logger: e.logger,
 		OnSnapshot: func(s engine.TaskSnapshot) { c.acks <- s },
 		Restore:    restore,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("weir: job %q: %w", jobName, err)
+		return fmt.Errorf("weir: job %q: %w", c.name, err)
 	}
-	c.job = job
 	timeout := e.cp.timeout
 	if timeout == 0 {
 		timeout = 10 * time.Minute
 	}
-	c.coord, err = checkpoint.New(checkpoint.Options{Tasks: job.Tasks(), Timeout: timeout.Milliseconds(), Retain: e.cp.retain}, lastID)
+	coord, err := checkpoint.New(checkpoint.Options{Tasks: job.Tasks(), Timeout: timeout.Milliseconds(), Retain: e.cp.retain, Owned: owned}, lastID)
 	if err != nil {
 		job.Cancel()
 		_ = job.Wait()
-		return nil, err
+		return err
 	}
-	go c.drive()
-	return c, nil
+	c.mu.Lock()
+	c.job, c.coord = job, coord
+	c.mu.Unlock()
+	return nil
+}
+
+// Restarts returns how many times the job was recovered from a checkpoint.
+func (c *JobClient) Restarts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts
+}
+
+// recoverable reports whether a failed run should restart from its latest
+// checkpoint, and from which.
+func (c *JobClient) recoverable(err error) (string, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	attempts := c.env.cp.restarts
+	if !c.env.cp.restartSet {
+		attempts = 3
+	}
+	if err == nil || c.cancelled || c.ctx.Err() != nil || c.latest == "" || c.restarts >= attempts {
+		return "", 0, false
+	}
+	return c.latest, c.latestID, true
 }
 
 // openRestore opens the snapshot to restore and matches its operators to
@@ -286,7 +373,12 @@ func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, e
 }
 
 // Cancel stops the job without a savepoint.
-func (c *JobClient) Cancel() { c.job.Cancel() }
+func (c *JobClient) Cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancelled = true
+	c.job.Cancel()
+}
 
 // CancelWithSavepoint takes a savepoint, then cancels the job (Flink's
 // deprecated "cancel with savepoint": unlike stop, the job is not stopped
@@ -311,7 +403,8 @@ func (c *JobClient) Wait() error {
 func (c *JobClient) drive() {
 	defer close(c.stopped)
 	jobDone := make(chan error, 1)
-	go func() { jobDone <- c.job.Wait() }()
+	waitFor := func(j *engine.Job) { go func() { jobDone <- j.Wait() }() }
+	waitFor(c.job)
 
 	var periodic <-chan time.Time
 	if c.env.cp.interval > 0 {
@@ -337,7 +430,7 @@ func (c *JobClient) drive() {
 			case checkpoint.Completed:
 				if a.Kind == engine.Checkpoint {
 					c.mu.Lock()
-					c.latest = a.Path
+					c.latest, c.latestID = a.Path, a.ID
 					c.mu.Unlock()
 				}
 				c.env.logger.Info("weir: "+a.Kind.String()+" completed", "id", a.ID, "path", a.Path)
@@ -384,8 +477,17 @@ func (c *JobClient) drive() {
 			if id, ok := c.coord.InFlight(); ok {
 				c.finishInFlight(id, apply)
 			}
-			for _, r := range pending {
+			for id, r := range pending {
 				r.reply <- snapshotReply{err: errors.New("weir: the job ended before the snapshot completed")}
+				delete(pending, id)
+			}
+			if path, id, ok := c.recoverable(err); ok {
+				if rerr := c.recover(path, id, err); rerr == nil {
+					waitFor(c.job)
+					continue
+				} else {
+					err = errors.Join(err, rerr)
+				}
 			}
 			if err != nil {
 				err = fmt.Errorf("weir: job %q failed: %w", c.name, err)
@@ -394,6 +496,31 @@ func (c *JobClient) drive() {
 			return
 		}
 	}
+}
+
+// recover restarts the failed job from the checkpoint at path.
+func (c *JobClient) recover(path string, id uint64, cause error) error {
+	c.mu.Lock()
+	c.restarts++
+	n := c.restarts
+	c.mu.Unlock()
+	delay := c.env.cp.restartDelay
+	if !c.env.cp.restartSet {
+		delay = time.Second
+	}
+	c.env.logger.Warn("weir: job failed; restarting from its latest checkpoint", "job", c.name, "attempt", n, "checkpoint", path, "cause", cause)
+	select {
+	case <-time.After(delay):
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+	fs, err := openSnapshot(path)
+	if err != nil {
+		return fmt.Errorf("recovering from %s: %w", path, err)
+	}
+	// The checkpoints of the failed run stay owned: they are disposed of as
+	// the recovered run's checkpoints subsume them.
+	return c.start(fs, id, c.coord.Retained())
 }
 
 // finishInFlight drains acknowledgements and the write of a snapshot that

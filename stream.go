@@ -268,8 +268,9 @@ type SinkContext struct {
 type SinkWriter[T any] interface {
 	// Write writes one record.
 	Write(v T) error
-	// Flush makes everything written so far durable or visible; called when
-	// the input has ended.
+	// Flush makes everything written so far durable or visible; called at
+	// every checkpoint barrier (before the checkpoint completes, which makes
+	// the sink at-least-once) and when the input has ended.
 	Flush() error
 	// Close releases the writer's resources; called once, last, whether the
 	// job succeeded or failed.
@@ -304,7 +305,10 @@ func To[T any](s Stream[T], sink Sink[T]) SinkStream {
 			return nil, err
 		}
 		op := &sinkOp[T]{w: w, name: ctx.Node().Name}
-		return &engine.Instance{Inputs: [2]any{op}, Finish: op.finish, Close: w.Close}, nil
+		// Flushing at every barrier, before the snapshot completes, is what
+		// makes the sink at-least-once: after a failure, the job replays
+		// from a checkpoint whose earlier records have all been written.
+		return &engine.Instance{Inputs: [2]any{op}, Finish: op.finish, Close: w.Close, BeforeSnapshot: op.flush}, nil
 	})
 	s.connect(n, 0, engine.PartitionDefault, nil)
 	return SinkStream{s: newStream[struct{}](s.env, n)}
@@ -322,6 +326,13 @@ func (o *sinkOp[T]) Collect(_ int64, v *T) {
 }
 
 func (o *sinkOp[T]) Watermark(int64) {}
+
+func (o *sinkOp[T]) flush() error {
+	if err := o.w.Flush(); err != nil {
+		return fmt.Errorf("sink %q: flush: %w", o.name, err)
+	}
+	return nil
+}
 
 func (o *sinkOp[T]) finish() {
 	if err := o.w.Flush(); err != nil {

@@ -29,6 +29,11 @@ type Options struct {
 	// Retain is how many completed checkpoints are kept; older ones are
 	// disposed of. Savepoints are never disposed of. Zero means 1.
 	Retain int
+	// Owned are snapshots the coordinator owns from the start, oldest
+	// first: a snapshot restored in claim mode, or the checkpoints of a run
+	// being recovered. They are disposed of like checkpoints once newer
+	// ones subsume them.
+	Owned []string
 }
 
 // Event is something that happened; see Step.
@@ -160,7 +165,7 @@ func New(opts Options, lastID uint64) (*Coordinator, error) {
 	if opts.Retain == 0 {
 		opts.Retain = 1
 	}
-	return &Coordinator{opts: opts, lastID: lastID}, nil
+	return &Coordinator{opts: opts, lastID: lastID, retained: slices.Clone(opts.Owned)}, nil
 }
 
 // InFlight reports the ID of the snapshot in progress, if any.
