@@ -161,7 +161,11 @@ type JobClient struct {
 
 	ctx context.Context
 
+	// syncMax is the longest synchronous pause of the snapshot in flight.
+	syncMax time.Duration
+
 	mu        sync.Mutex
+	last      SnapshotStats
 	latest    string // newest completed checkpoint
 	latestID  uint64
 	nextRq    uint64
@@ -256,6 +260,22 @@ func (c *JobClient) start(restore engine.RestoreSource, lastID uint64, owned []s
 	c.job, c.coord = job, coord
 	c.mu.Unlock()
 	return nil
+}
+
+// SnapshotStats describes a completed snapshot.
+type SnapshotStats struct {
+	ID   uint64
+	Path string
+	// MaxSyncPause is the longest time a task paused processing to capture
+	// its state (the synchronous phase).
+	MaxSyncPause time.Duration
+}
+
+// LastSnapshot returns the most recently completed snapshot's figures.
+func (c *JobClient) LastSnapshot() SnapshotStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
 }
 
 // Restarts returns how many times the job was recovered from a checkpoint.
@@ -426,13 +446,18 @@ func (c *JobClient) drive() {
 					apply(c.coord.Step(checkpoint.Decline{ID: a.Barrier.ID, Reason: err}))
 				}
 			case checkpoint.Write:
+				c.syncMax = 0
+				for _, t := range a.Tasks {
+					c.syncMax = max(c.syncMax, t.SyncDuration)
+				}
 				go c.write(a)
 			case checkpoint.Completed:
+				c.mu.Lock()
 				if a.Kind == engine.Checkpoint {
-					c.mu.Lock()
 					c.latest, c.latestID = a.Path, a.ID
-					c.mu.Unlock()
 				}
+				c.last = SnapshotStats{ID: a.ID, Path: a.Path, MaxSyncPause: c.syncMax}
+				c.mu.Unlock()
 				c.env.logger.Info("weir: "+a.Kind.String()+" completed", "id", a.ID, "path", a.Path)
 				if r := pending[a.Request]; r != nil {
 					r.reply <- snapshotReply{path: a.Path}

@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -54,5 +57,42 @@ func TestRunSmall(t *testing.T) {
 		if r.Events != 100_000 || r.CPU <= 0 || r.Results == 0 {
 			t.Fatalf("implausible result %+v", r)
 		}
+	}
+}
+
+// TestStateSmall runs the savepoint benchmark on a small state: its figures
+// must be plausible and the restore must read every byte once.
+func TestStateSmall(t *testing.T) {
+	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.DiskWrite <= 0 {
+		t.Fatalf("implausible %+v", r)
+	}
+	if len(r.BytesPerSubtask) != 3 {
+		t.Fatalf("bytes per subtask %v", r.BytesPerSubtask)
+	}
+	var sb strings.Builder
+	PrintState(&sb, r)
+	if !strings.Contains(sb.String(), "bytes read per subtask at p=3") {
+		t.Fatal(sb.String())
+	}
+}
+
+// BenchmarkSavepointState measures a 1 GB keyed state when
+// WEIR_STATE_BENCH_KEYS is set (e.g. 16000000 with 48-byte values); see
+// BENCHMARKS.md.
+func BenchmarkSavepointState(b *testing.B) {
+	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
+	if keys == 0 {
+		b.Skip("set WEIR_STATE_BENCH_KEYS")
+	}
+	for i := 0; i < b.N; i++ {
+		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3})
+		if err != nil {
+			b.Fatal(err)
+		}
+		PrintState(os.Stdout, r)
 	}
 }

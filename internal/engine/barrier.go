@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/backend/opstate"
@@ -80,10 +81,14 @@ type TaskSnapshot struct {
 	Task      string
 	Subtask   int
 	Operators []OperatorSnapshot
+	// SyncDuration is how long the task paused processing to capture its
+	// operators' state (the synchronous phase).
+	SyncDuration time.Duration
 }
 
 // capture snapshots every operator of the chain.
 func (t *task) capture(b Barrier) (TaskSnapshot, error) {
+	start := time.Now()
 	ts := TaskSnapshot{Barrier: b, Task: t.name, Subtask: t.subtask}
 	for _, op := range t.ops {
 		if op.inst.BeforeSnapshot != nil {
@@ -120,6 +125,7 @@ func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 		}
 		ts.Operators = append(ts.Operators, s)
 	}
+	ts.SyncDuration = time.Since(start)
 	return ts, nil
 }
 
