@@ -122,10 +122,12 @@ func buildStateJob(env *weir.Environment, keys int64, size int, wg *sync.WaitGro
 
 type discardSink[T any] struct{}
 
-func (discardSink[T]) NewWriter(weir.SinkContext) (weir.SinkWriter[T], error) { return discardSink[T]{}, nil }
-func (discardSink[T]) Write(T) error                                           { return nil }
-func (discardSink[T]) Flush() error                                            { return nil }
-func (discardSink[T]) Close() error                                            { return nil }
+func (discardSink[T]) NewWriter(weir.SinkContext) (weir.SinkWriter[T], error) {
+	return discardSink[T]{}, nil
+}
+func (discardSink[T]) Write(T) error { return nil }
+func (discardSink[T]) Flush() error  { return nil }
+func (discardSink[T]) Close() error  { return nil }
 
 // diskSpeed writes size bytes sequentially, fdatasyncs, and reads them back.
 func diskSpeed(dir string, size int64) (write, read float64, err error) {
