@@ -3,13 +3,16 @@
 //
 //  1. run version 1 of the orders job (per-user order counts in 10 s
 //     event-time windows) at parallelism 2;
+//
 //  2. take a savepoint and stop the job at it;
+//
 //  3. start version 2 — upgraded with a new stateful operator, a running
 //     total per user — from the savepoint at parallelism 3;
+//
 //  4. check that the window counts of both runs together are exactly those
 //     of one uninterrupted run: nothing lost, nothing counted twice.
 //
-//	go run ./examples/story
+//     go run ./examples/story
 package main
 
 import (
