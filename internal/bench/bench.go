@@ -89,13 +89,23 @@ func Generator(events int64) (Result, error) {
 
 // Query measures one query at one parallelism.
 func Query(q string, p int, events int64) (Result, error) {
+	return QueryCheckpointed(q, p, events, 0, "")
+}
+
+// QueryCheckpointed measures one query taking a checkpoint every interval
+// into dir (no checkpoints when interval is 0).
+func QueryCheckpointed(q string, p int, events int64, interval time.Duration, dir string) (Result, error) {
 	build, err := queries.Lookup(q)
 	if err != nil {
 		return Result{}, err
 	}
 	cfg := nexmark.DefaultSourceConfig()
 	cfg.Events = events
-	env := weir.NewEnvironment(weir.WithParallelism(p))
+	opts := []weir.Option{weir.WithParallelism(p)}
+	if interval > 0 {
+		opts = append(opts, weir.WithCheckpointDir(dir), weir.WithCheckpointInterval(interval))
+	}
+	env := weir.NewEnvironment(opts...)
 	var count atomic.Int64
 	if err := build(env, cfg, queries.Output{Count: &count}); err != nil {
 		return Result{}, err
@@ -105,7 +115,32 @@ func Query(q string, p int, events int64) (Result, error) {
 		return count.Load(), err
 	})
 	r.Case, r.Parallelism, r.Events = q, p, events
+	if interval > 0 {
+		r.Case = fmt.Sprintf("%s, checkpoint every %v", q, interval)
+	}
 	return r, err
+}
+
+// CheckpointOverhead measures q at parallelism p without checkpoints and
+// with one every interval, alternating runs, best of repeat each.
+func CheckpointOverhead(q string, p int, events int64, interval time.Duration, dir string, repeat int) (without, with Result, err error) {
+	for i := 0; i < max(repeat, 1); i++ {
+		a, err := QueryCheckpointed(q, p, events, 0, "")
+		if err != nil {
+			return without, with, err
+		}
+		b, err := QueryCheckpointed(q, p, events, interval, dir)
+		if err != nil {
+			return without, with, err
+		}
+		if i == 0 || a.CPU < without.CPU {
+			without = a
+		}
+		if i == 0 || b.CPU < with.CPU {
+			with = b
+		}
+	}
+	return without, with, nil
 }
 
 // Run measures the generator and every (query, parallelism) case, keeping

@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/weirstream/weir/connector/nexmark"
 )
@@ -94,5 +97,39 @@ func BenchmarkSavepointState(b *testing.B) {
 			b.Fatal(err)
 		}
 		PrintState(os.Stdout, r)
+	}
+}
+
+// TestCheckpointedQuery: a query run with checkpoints produces the same
+// results and leaves a completed checkpoint.
+func TestCheckpointedQuery(t *testing.T) {
+	dir := t.TempDir()
+	without, with, err := CheckpointOverhead("q5", 2, 600_000, 50*time.Millisecond, dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if without.Results != with.Results {
+		t.Fatalf("results %d without checkpoints, %d with", without.Results, with.Results)
+	}
+	chks, _ := filepath.Glob(filepath.Join(dir, "*", "chk-*", "_metadata"))
+	if len(chks) == 0 {
+		t.Fatal("no checkpoint was completed")
+	}
+}
+
+// BenchmarkCheckpointOverhead reports q5's events/CPU-s without and with
+// checkpoints when WEIR_CKPT_BENCH_EVENTS is set; see BENCHMARKS.md.
+func BenchmarkCheckpointOverhead(b *testing.B) {
+	events, _ := strconv.ParseInt(os.Getenv("WEIR_CKPT_BENCH_EVENTS"), 10, 64)
+	if events == 0 {
+		b.Skip("set WEIR_CKPT_BENCH_EVENTS")
+	}
+	for _, iv := range []time.Duration{10 * time.Second, time.Second} {
+		without, with, err := CheckpointOverhead("q5", 2, events, iv, b.TempDir(), 3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("q5 p=2 %d events: %.0f events/CPU-s without checkpoints, %.0f with one every %v: overhead %.1f%%\n",
+			events, without.PerCPUSecond(), with.PerCPUSecond(), iv, 100*(1-with.PerCPUSecond()/without.PerCPUSecond()))
 	}
 }
