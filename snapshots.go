@@ -188,6 +188,18 @@ func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(str
 	return nil
 }
 
+// KeyedSchemas implements engine.RestoreSource.
+func (f *fileSnapshot) KeyedSchemas(id engine.OperatorID, state string) (key, namespace, value []byte) {
+	if op := f.ops[id]; op != nil {
+		for _, st := range op.States {
+			if st.Name == state {
+				return st.KeySchema, st.NamespaceSchema, st.ValueSchema
+			}
+		}
+	}
+	return nil, nil, nil
+}
+
 // OperatorLists implements engine.RestoreSource.
 func (f *fileSnapshot) OperatorLists(id engine.OperatorID, i, p int) (map[string][][]byte, error) {
 	op := f.ops[id]

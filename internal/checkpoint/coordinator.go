@@ -226,7 +226,10 @@ func (c *Coordinator) ack(a Ack) []Action {
 	if p == nil || p.id != a.Snapshot.Barrier.ID || p.phase != collecting {
 		return nil // late ack of an aborted snapshot
 	}
-	who := fmt.Sprintf("%s/%d", a.Snapshot.Task, a.Snapshot.Subtask)
+	who := a.Snapshot.TaskKey
+	if who == "" {
+		who = fmt.Sprintf("%s/%d", a.Snapshot.Task, a.Snapshot.Subtask)
+	}
 	if p.seen[who] {
 		return c.abort(fmt.Errorf("checkpoint %d: task %s acknowledged twice", p.id, who))
 	}

@@ -77,8 +77,13 @@ type OperatorSnapshot struct {
 // TaskSnapshot is what a task reports for a barrier: the snapshots of the
 // operators of its chain.
 type TaskSnapshot struct {
-	Barrier   Barrier
-	Task      string
+	Barrier Barrier
+	// Task is the chain's display name; not unique.
+	Task string
+	// TaskKey identifies the task uniquely within the job: the ID of an
+	// operator of its chain (every operator is in exactly one chain) and
+	// the subtask index.
+	TaskKey   string
 	Subtask   int
 	Operators []OperatorSnapshot
 	// SyncDuration is how long the task paused processing to capture its
@@ -90,6 +95,9 @@ type TaskSnapshot struct {
 func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 	start := time.Now()
 	ts := TaskSnapshot{Barrier: b, Task: t.name, Subtask: t.subtask}
+	if len(t.ops) > 0 {
+		ts.TaskKey = fmt.Sprintf("%s/%d", t.ops[0].node.ID, t.subtask)
+	}
 	for _, op := range t.ops {
 		if op.inst.BeforeSnapshot != nil {
 			if err := op.inst.BeforeSnapshot(); err != nil {

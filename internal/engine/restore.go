@@ -8,6 +8,7 @@ import (
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/backend/opstate"
 	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/serde"
 )
 
 // RestoreSource supplies the state a job starts from: a savepoint or
@@ -21,6 +22,9 @@ type RestoreSource interface {
 	// OperatorLists returns operator id's list states as subtask i of p
 	// gets them after redistribution, by state name.
 	OperatorLists(id OperatorID, i, p int) (map[string][][]byte, error)
+	// KeyedSchemas returns the encoded serializer snapshots a keyed state
+	// was written with (empty if unknown).
+	KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte)
 }
 
 // RestoredList returns the elements of operator list state name that this
@@ -60,18 +64,64 @@ func restoreLists(n *Node, inst *Instance, lists map[string][][]byte) error {
 	return nil
 }
 
-// restoreKeyed loads the keyed entries of the subtask's hash range.
+// restoreKeyed loads the keyed entries of the subtask's hash range, after
+// checking, once per state, that the serializers the job declares can read
+// what the snapshot's were written with.
 func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) error {
+	var (
+		last  string
+		table backend.Table
+	)
 	return src.Keyed(n.ID, r, func(state string, e backend.Entry) error {
-		var t backend.Table
-		if inst.Keyed != nil {
-			t = inst.Keyed.Table(state)
+		if table == nil || state != last {
+			last, table = state, nil
+			if inst.Keyed != nil {
+				table = inst.Keyed.Table(state)
+			}
+			if table == nil {
+				return fmt.Errorf("operator %q: the snapshot has keyed state %q, which this version of the operator does not declare", n.Name, state)
+			}
+			if err := checkSchemas(src, n, table); err != nil {
+				return err
+			}
 		}
-		if t == nil {
-			return fmt.Errorf("operator %q: the snapshot has keyed state %q, which this version of the operator does not declare", n.Name, state)
-		}
-		return t.Restore(e)
+		return table.Restore(e)
 	})
+}
+
+// checkSchemas compares a state's serializer snapshots in the snapshot with
+// the ones of the job's serializers.
+func checkSchemas(src RestoreSource, n *Node, t backend.Table) error {
+	sr, ok := t.(backend.SchemaReporter)
+	if !ok {
+		return nil
+	}
+	oldK, oldN, oldV := src.KeyedSchemas(n.ID, t.Name())
+	newK, newN, newV := sr.Schemas()
+	for _, c := range []struct {
+		role     string
+		old, new []byte
+	}{{"key", oldK, newK}, {"namespace", oldN, newN}, {"value", oldV, newV}} {
+		if len(c.old) == 0 || len(c.new) == 0 {
+			continue
+		}
+		o, _, err := serde.ReadSchema(c.old)
+		if err != nil {
+			return fmt.Errorf("operator %q (%s), state %q: the snapshot's %s schema is unreadable: %w", n.Name, n.ID, t.Name(), c.role, err)
+		}
+		nw, _, err := serde.ReadSchema(c.new)
+		if err != nil {
+			return fmt.Errorf("operator %q (%s), state %q: %s schema: %w", n.Name, n.ID, t.Name(), c.role, err)
+		}
+		if err := serde.Compatible(o, nw); err != nil {
+			uid := n.UID
+			if uid == "" {
+				uid = "(none)"
+			}
+			return fmt.Errorf("operator %q (uid %s, id %s), state %q: the job's %s serializer cannot read the savepoint's data: %w", n.Name, uid, n.ID, t.Name(), c.role, err)
+		}
+	}
+	return nil
 }
 
 // MemorySnapshot is a snapshot held in memory, assembled from the task
@@ -82,7 +132,8 @@ type MemorySnapshot struct {
 }
 
 type memOperator struct {
-	keyed map[string][]backend.Entry
+	keyed   map[string][]backend.Entry
+	schemas map[string][3][]byte
 	// lists[name][subtask] are the elements subtask wrote.
 	lists map[string][][][]byte
 	modes map[string]opstate.Mode
@@ -97,11 +148,12 @@ func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
 		for _, os := range ts.Operators {
 			op := m.ops[os.Node.ID]
 			if op == nil {
-				op = &memOperator{keyed: map[string][]backend.Entry{}, lists: map[string][][][]byte{}, modes: map[string]opstate.Mode{}, par: os.Parallelism}
+				op = &memOperator{keyed: map[string][]backend.Entry{}, schemas: map[string][3][]byte{}, lists: map[string][][][]byte{}, modes: map[string]opstate.Mode{}, par: os.Parallelism}
 				m.ops[os.Node.ID] = op
 			}
 			for _, k := range os.Keyed {
 				op.keyed[k.Name] = append(op.keyed[k.Name], k.Entries...)
+				op.schemas[k.Name] = [3][]byte{k.KeySchema, k.NamespaceSchema, k.ValueSchema}
 			}
 			for _, l := range os.Operator {
 				if op.lists[l.Name] == nil {
@@ -165,6 +217,16 @@ func (m *MemorySnapshot) Keyed(id OperatorID, r keyspace.Range, fn func(string, 
 		}
 	}
 	return nil
+}
+
+// KeyedSchemas implements RestoreSource.
+func (m *MemorySnapshot) KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte) {
+	if op := m.ops[id]; op != nil {
+		if s, ok := op.schemas[state]; ok {
+			return s[0], s[1], s[2]
+		}
+	}
+	return nil, nil, nil
 }
 
 // OperatorLists implements RestoreSource.
