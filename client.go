@@ -437,15 +437,27 @@ func (c *JobClient) drive() {
 
 	pending := map[uint64]*snapshotRequest{}
 	now := func() int64 { return c.env.clock.Now().UnixMilli() }
+	var stopID uint64 // the stop barrier in flight, if any
+	var disposals sync.WaitGroup
+	defer disposals.Wait() // old checkpoints are gone when Wait returns
+	writes := 0            // Write actions whose outcome has not arrived
+	// written handles a write's outcome: a snapshot the coordinator does
+	// not complete (it was aborted meanwhile) must not stay on disk looking
+	// complete.
+	var written func(w checkpoint.Written)
 	var apply func([]checkpoint.Action)
 	apply = func(acts []checkpoint.Action) {
 		for _, a := range acts {
 			switch a := a.(type) {
 			case checkpoint.Inject:
+				if a.Barrier.Stop {
+					stopID = a.Barrier.ID
+				}
 				if err := c.job.Trigger(a.Barrier); err != nil {
 					apply(c.coord.Step(checkpoint.Decline{ID: a.Barrier.ID, Reason: err}))
 				}
 			case checkpoint.Write:
+				writes++
 				c.syncMax = 0
 				for _, t := range a.Tasks {
 					c.syncMax = max(c.syncMax, t.SyncDuration)
@@ -470,7 +482,9 @@ func (c *JobClient) drive() {
 					delete(pending, a.Request)
 				}
 			case checkpoint.Dispose:
+				disposals.Add(1)
 				go func() {
+					defer disposals.Done()
 					if err := os.RemoveAll(a.Path); err != nil {
 						c.env.logger.Warn("weir: cannot delete old checkpoint", "path", a.Path, "err", err)
 					}
@@ -478,12 +492,33 @@ func (c *JobClient) drive() {
 			}
 		}
 	}
+	written = func(w checkpoint.Written) {
+		writes--
+		acts := c.coord.Step(w)
+		completed := false
+		for _, a := range acts {
+			if done, ok := a.(checkpoint.Completed); ok && done.ID == w.ID {
+				completed = true
+			}
+		}
+		apply(acts)
+		if !completed && w.Err == nil && w.Path != "" {
+			if err := os.RemoveAll(w.Path); err != nil {
+				c.env.logger.Warn("weir: cannot delete an aborted snapshot", "path", w.Path, "err", err)
+			}
+		}
+	}
+	defer func() {
+		for writes > 0 {
+			written(<-c.written)
+		}
+	}()
 	for {
 		select {
 		case s := <-c.acks:
 			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
 		case w := <-c.written:
-			apply(c.coord.Step(w))
+			written(w)
 		case r := <-c.requests:
 			c.nextRq++
 			pending[c.nextRq] = r
@@ -498,9 +533,14 @@ func (c *JobClient) drive() {
 		case err := <-jobDone:
 			// A stop barrier's snapshot may still be completing: the tasks
 			// have all acknowledged it (they stop only after), so finish
-			// writing it before reporting.
+			// writing it before reporting. Any other snapshot in flight can
+			// no longer complete: tasks that ended never saw its barrier.
 			if id, ok := c.coord.InFlight(); ok {
-				c.finishInFlight(id, apply)
+				if id == stopID && err == nil {
+					c.finishInFlight(id, apply, written)
+				} else {
+					apply(c.coord.Step(checkpoint.Decline{ID: id, Reason: errors.New("the job ended")}))
+				}
 			}
 			for id, r := range pending {
 				r.reply <- snapshotReply{err: errors.New("weir: the job ended before the snapshot completed")}
@@ -550,7 +590,7 @@ func (c *JobClient) recover(path string, id uint64, cause error) error {
 
 // finishInFlight drains acknowledgements and the write of a snapshot that
 // was in flight when the job ended (a stop with savepoint).
-func (c *JobClient) finishInFlight(id uint64, apply func([]checkpoint.Action)) {
+func (c *JobClient) finishInFlight(id uint64, apply func([]checkpoint.Action), written func(checkpoint.Written)) {
 	timeout := time.After(c.coordTimeout())
 	for {
 		if cur, ok := c.coord.InFlight(); !ok || cur != id {
@@ -560,7 +600,7 @@ func (c *JobClient) finishInFlight(id uint64, apply func([]checkpoint.Action)) {
 		case s := <-c.acks:
 			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
 		case w := <-c.written:
-			apply(c.coord.Step(w))
+			written(w)
 		case <-timeout:
 			apply(c.coord.Step(checkpoint.Tick{Now: 1<<62 - 1}))
 			return

@@ -1,93 +1,131 @@
-// Command weir is the operator's tool for weir jobs. This version has one
-// subcommand, bench, which measures the Nexmark queries on the embedded
-// runtime.
+// Command weir is the operator's tool for weir jobs, modelled on Flink's
+// bin/flink:
+//
+//	weir run [-s PATH] [-n] [-p N] [--restore-mode M] [-d] JOB_BINARY [ARGS]
+//	weir list
+//	weir savepoint JOB_ID [DIR]
+//	weir savepoint --dispose PATH
+//	weir stop [--savepoint-path DIR] [--drain] JOB_ID
+//	weir cancel JOB_ID
+//	weir inspect [--json] [--verify] PATH
+//	weir bench
+//
+// Running jobs are found by ID through the job registry in $WEIR_HOME/jobs
+// (default ~/.weir/jobs) and driven through the control API each job
+// serves; see docs/operations.md. Commands that write a savepoint print its
+// path as the last line of standard output. Every command that fails exits
+// non-zero with a one-line reason on standard error; weir run without -d
+// exits with the job's status.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/weirstream/weir/internal/bench"
+	"github.com/weirstream/weir/internal/control"
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "weir:", err)
-		os.Exit(1)
+	err := newRoot(&app{}).Execute()
+	if err == nil {
+		return
 	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "weir:", oneLine(err))
+	os.Exit(code)
 }
 
-func newRoot() *cobra.Command {
+// exitError makes the command exit with a given status (weir run forwards
+// the job's).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// oneLine flattens a multi-line error message into one line.
+func oneLine(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, "; ")
+}
+
+// app holds what the commands share; tests set its fields.
+type app struct {
+	// home is the weir home directory ("" = $WEIR_HOME or ~/.weir).
+	home string
+	// http is the client of control servers (nil = one with a short
+	// connect timeout).
+	http *http.Client
+	// registerTimeout bounds how long weir run -d waits for the job to
+	// register (0 = 60 s).
+	registerTimeout time.Duration
+	// timeout bounds each request to a job (--timeout).
+	timeout time.Duration
+}
+
+func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "weir",
-		Short:         "weir runs and manages stateful stream-processing jobs",
+		Use:   "weir",
+		Short: "weir runs and manages stateful stream-processing jobs",
+		Long: `weir runs and manages weir jobs: it starts job binaries, lists the running ones,
+takes savepoints, stops and cancels jobs, and inspects and disposes of savepoints.
+Jobs are found by ID through the registry in $WEIR_HOME/jobs (default ~/.weir/jobs).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBench())
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 10*time.Minute, "how long to wait for a job's answer (a savepoint of large state takes a while)")
+	root.AddCommand(a.newRun(), a.newList(), a.newSavepoint(), a.newStop(), a.newCancel(), newInspect(), newBench())
 	return root
 }
 
-func newBench() *cobra.Command {
-	var (
-		events  int64
-		qs      string
-		ps      string
-		repeat  int
-		outPath string
-	)
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure Nexmark queries in events per CPU-second",
-		Long: `bench runs Nexmark queries on the embedded runtime and prints, for each query and
-parallelism, events per CPU-second (user+system CPU time of the process) next to the
-bare generator's rate measured in the same run. Each case runs --repeat times; the
-fastest run is kept.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if events <= 0 {
-				return fmt.Errorf("--events must be positive, got %d", events)
-			}
-			pars, err := parseInts(ps)
-			if err != nil {
-				return fmt.Errorf("--parallelism: %w", err)
-			}
-			opts := bench.Options{Events: events, Queries: strings.Split(qs, ","), Parallelism: pars, Repeat: repeat}
-			rs, err := bench.Run(opts, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			bench.Print(cmd.OutOrStdout(), rs)
-			if outPath == "" {
-				return nil
-			}
-			f, err := os.Create(outPath)
-			if err != nil {
-				return err
-			}
-			bench.Print(f, rs)
-			return f.Close()
-		},
+func (a *app) homeDir() (string, error) {
+	if a.home != "" {
+		return a.home, nil
 	}
-	cmd.Flags().Int64Var(&events, "events", 10_000_000, "events per run")
-	cmd.Flags().StringVar(&qs, "queries", "q0,q5,q8,q11", "comma-separated queries")
-	cmd.Flags().StringVar(&ps, "parallelism", "1,2", "comma-separated parallelism values")
-	cmd.Flags().IntVar(&repeat, "repeat", 3, "runs per case (the fastest is kept)")
-	cmd.Flags().StringVar(&outPath, "out", "", "also write the table to this file")
-	return cmd
+	return control.DefaultHome()
 }
 
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%q is not a positive integer", f)
-		}
-		out = append(out, n)
+func (a *app) registry() (*control.Registry, error) {
+	home, err := a.homeDir()
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return control.NewRegistry(home), nil
+}
+
+func (a *app) httpClient() *http.Client {
+	if a.http != nil {
+		return a.http
+	}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}}
+}
+
+// requestContext bounds one request to a job by --timeout.
+func (a *app) requestContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if a.timeout > 0 {
+		return context.WithTimeout(ctx, a.timeout)
+	}
+	return context.WithCancel(ctx)
 }

@@ -1,0 +1,4 @@
+package control
+
+// ClientBase returns c's base URL.
+func ClientBase(c *Client) string { return c.base }
