@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -470,7 +471,11 @@ func (c *JobClient) drive() {
 				}
 				c.last = SnapshotStats{ID: a.ID, Path: a.Path, MaxSyncPause: c.syncMax}
 				c.mu.Unlock()
-				c.env.logger.Info("weir: "+a.Kind.String()+" completed", "id", a.ID, "path", a.Path)
+				level := slog.LevelInfo
+				if a.Kind == engine.Checkpoint {
+					level = slog.LevelDebug // periodic: would flood the log
+				}
+				c.env.logger.Log(c.ctx, level, "weir: "+a.Kind.String()+" completed", "id", a.ID, "path", a.Path)
 				if r := pending[a.Request]; r != nil {
 					r.reply <- snapshotReply{path: a.Path}
 					delete(pending, a.Request)
