@@ -1,16 +1,15 @@
 package file
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"reflect"
 	"sync"
 
 	"github.com/weirstream/weir"
+	"github.com/weirstream/weir/internal/jsonline"
 )
 
 // JSONAppender is implemented by record types that encode themselves as
@@ -132,8 +131,8 @@ func (s *JSONLinesSink[T]) NewWriter(weir.SinkContext) (weir.SinkWriter[T], erro
 	}
 	s.mu.refs++
 	w := &jsonLinesWriter[T]{s: s}
-	w.buf.b = make([]byte, 0, s.cfg.threshold+s.cfg.threshold/8)
-	w.enc.init(&w.buf)
+	w.buf.B = make([]byte, 0, s.cfg.threshold+s.cfg.threshold/8)
+	w.enc.Init(&w.buf, false)
 	return w, nil
 }
 
@@ -186,17 +185,17 @@ func (s *JSONLinesSink[T]) release() error {
 // jsonLinesWriter is the writer of one subtask.
 type jsonLinesWriter[T any] struct {
 	s      *JSONLinesSink[T]
-	buf    appendBuffer
-	enc    encoder[T]
+	buf    jsonline.Buffer
+	enc    jsonline.Encoder[T]
 	closed bool
 }
 
 // Write implements [weir.SinkWriter].
 func (w *jsonLinesWriter[T]) Write(v T) error {
-	if err := w.enc.encode(&w.buf, v); err != nil {
+	if err := w.enc.Encode(&w.buf, v); err != nil {
 		return fmt.Errorf("file: JSON lines sink %s: %w", w.s.path, err)
 	}
-	if len(w.buf.b) >= w.s.cfg.threshold {
+	if len(w.buf.B) >= w.s.cfg.threshold {
 		return w.Flush()
 	}
 	return nil
@@ -205,11 +204,11 @@ func (w *jsonLinesWriter[T]) Write(v T) error {
 // Flush implements [weir.SinkWriter]: it appends the buffered lines to the
 // file.
 func (w *jsonLinesWriter[T]) Flush() error {
-	if len(w.buf.b) == 0 {
+	if len(w.buf.B) == 0 {
 		return nil
 	}
-	err := w.s.appendLines(w.buf.b)
-	w.buf.b = w.buf.b[:0]
+	err := w.s.appendLines(w.buf.B)
+	w.buf.B = w.buf.B[:0]
 	return err
 }
 
@@ -219,68 +218,6 @@ func (w *jsonLinesWriter[T]) Close() error {
 		return nil
 	}
 	w.closed = true
-	w.buf.b = nil
+	w.buf.B = nil
 	return w.s.release()
-}
-
-// appendBuffer is an io.Writer that appends to a byte slice.
-type appendBuffer struct{ b []byte }
-
-func (a *appendBuffer) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
-
-// encodeMode says how an encoder encodes records.
-type encodeMode uint8
-
-const (
-	encodeJSON    encodeMode = iota // encoding/json
-	encodeCur                       // cur's AppendJSON, after copying the record into cur
-	encodeDynamic                   // AppendJSON if the record's dynamic type has it, else encoding/json
-)
-
-// encoder encodes records of type T as JSON lines. The choice between
-// AppendJSON and encoding/json is made once, so that the AppendJSON path
-// neither reflects nor allocates: for a method of T or *T the record is
-// copied into cur, whose address is already held in app as a JSONAppender.
-type encoder[T any] struct {
-	mode encodeMode
-	cur  T
-	app  JSONAppender
-	json *json.Encoder
-}
-
-// init prepares e to encode into buf. e must not be copied afterwards.
-func (e *encoder[T]) init(buf *appendBuffer) {
-	e.json = json.NewEncoder(buf)
-	e.json.SetEscapeHTML(false)
-	if a, ok := any(&e.cur).(JSONAppender); ok {
-		e.mode, e.app = encodeCur, a
-		return
-	}
-	var zero T
-	if _, ok := any(zero).(JSONAppender); ok || reflect.TypeFor[T]().Kind() == reflect.Interface {
-		e.mode = encodeDynamic
-	}
-}
-
-// encode appends v and a newline to buf.
-func (e *encoder[T]) encode(buf *appendBuffer, v T) error {
-	switch e.mode {
-	case encodeCur:
-		e.cur = v
-		buf.b = append(e.app.AppendJSON(buf.b), '\n')
-		return nil
-	case encodeDynamic:
-		if a, ok := any(v).(JSONAppender); ok {
-			buf.b = append(a.AppendJSON(buf.b), '\n')
-			return nil
-		}
-	}
-	// json.Encoder writes nothing if encoding fails, and ends with "\n".
-	if err := e.json.Encode(v); err != nil {
-		return fmt.Errorf("encoding a %T record as JSON: %w", v, err)
-	}
-	return nil
 }

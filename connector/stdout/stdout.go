@@ -1,16 +1,15 @@
 package stdout
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"reflect"
 	"strconv"
 	"sync"
 
 	"github.com/weirstream/weir"
+	"github.com/weirstream/weir/internal/jsonline"
 )
 
 // flushThreshold is how many bytes a subtask buffers before it writes them.
@@ -83,11 +82,11 @@ func (s *PrintSink[T]) NewWriter(ctx weir.SinkContext) (weir.SinkWriter[T], erro
 	if s.cfg.err != nil {
 		return nil, s.cfg.err
 	}
-	w := &writer[T]{cfg: &s.cfg, buf: appendBuffer{b: make([]byte, 0, flushThreshold+flushThreshold/8)}}
+	w := &writer[T]{cfg: &s.cfg, buf: jsonline.Buffer{B: make([]byte, 0, flushThreshold+flushThreshold/8)}}
 	if s.cfg.prefix && ctx.Parallelism > 1 {
 		w.prefix = append(strconv.AppendInt(nil, int64(ctx.Subtask)+1, 10), "> "...)
 	}
-	w.enc.init(&w.buf)
+	w.enc.Init(&w.buf, true)
 	return w, nil
 }
 
@@ -95,20 +94,20 @@ func (s *PrintSink[T]) NewWriter(ctx weir.SinkContext) (weir.SinkWriter[T], erro
 type writer[T any] struct {
 	cfg    *config
 	prefix []byte
-	buf    appendBuffer
-	enc    encoder[T]
+	buf    jsonline.Buffer
+	enc    jsonline.Encoder[T]
 	closed bool
 }
 
 // Write implements [weir.SinkWriter].
 func (w *writer[T]) Write(v T) error {
-	n := len(w.buf.b)
-	w.buf.b = append(w.buf.b, w.prefix...)
-	if err := w.enc.encode(&w.buf, v); err != nil {
-		w.buf.b = w.buf.b[:n]
+	n := len(w.buf.B)
+	w.buf.B = append(w.buf.B, w.prefix...)
+	if err := w.enc.Encode(&w.buf, v); err != nil {
+		w.buf.B = w.buf.B[:n]
 		return fmt.Errorf("stdout: %w; give the type an AppendJSON method or print strings", err)
 	}
-	if len(w.buf.b) >= flushThreshold {
+	if len(w.buf.B) >= flushThreshold {
 		return w.Flush()
 	}
 	return nil
@@ -116,16 +115,16 @@ func (w *writer[T]) Write(v T) error {
 
 // Flush implements [weir.SinkWriter]: it writes the buffered lines.
 func (w *writer[T]) Flush() error {
-	if len(w.buf.b) == 0 {
+	if len(w.buf.B) == 0 {
 		return nil
 	}
 	w.cfg.mu.Lock()
-	n, err := w.cfg.w.Write(w.buf.b)
+	n, err := w.cfg.w.Write(w.buf.B)
 	w.cfg.mu.Unlock()
-	if err == nil && n < len(w.buf.b) {
+	if err == nil && n < len(w.buf.B) {
 		err = io.ErrShortWrite
 	}
-	w.buf.b = w.buf.b[:0]
+	w.buf.B = w.buf.B[:0]
 	if err != nil {
 		return fmt.Errorf("stdout: printing records: %w", err)
 	}
@@ -139,87 +138,6 @@ func (w *writer[T]) Close() error {
 	}
 	w.closed = true
 	err := w.Flush()
-	w.buf.b = nil
+	w.buf.B = nil
 	return err
-}
-
-// appendBuffer is an io.Writer that appends to a byte slice.
-type appendBuffer struct{ b []byte }
-
-func (a *appendBuffer) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
-
-// jsonAppender is implemented by records that encode themselves as JSON.
-type jsonAppender interface {
-	AppendJSON(b []byte) []byte
-}
-
-// encodeMode says how an encoder encodes records.
-type encodeMode uint8
-
-const (
-	encodeJSON    encodeMode = iota // encoding/json
-	encodeCur                       // cur's AppendJSON, after copying the record into cur
-	encodeString                    // T is string: print as is
-	encodeDynamic                   // decided for each record
-)
-
-// encoder encodes records of type T as lines. The choice of encoding is
-// made once, so that the AppendJSON and string paths neither reflect nor
-// allocate: the record is copied into cur, whose address is already held in
-// app or str.
-type encoder[T any] struct {
-	mode encodeMode
-	cur  T
-	app  jsonAppender
-	str  *string
-	json *json.Encoder
-}
-
-// init prepares e to encode into buf. e must not be copied afterwards.
-func (e *encoder[T]) init(buf *appendBuffer) {
-	e.json = json.NewEncoder(buf)
-	e.json.SetEscapeHTML(false)
-	switch p := any(&e.cur).(type) {
-	case jsonAppender:
-		e.mode, e.app = encodeCur, p
-		return
-	case *string:
-		e.mode, e.str = encodeString, p
-		return
-	}
-	var zero T
-	if _, ok := any(zero).(jsonAppender); ok || reflect.TypeFor[T]().Kind() == reflect.Interface {
-		e.mode = encodeDynamic
-	}
-}
-
-// encode appends v and a newline to buf.
-func (e *encoder[T]) encode(buf *appendBuffer, v T) error {
-	switch e.mode {
-	case encodeCur:
-		e.cur = v
-		buf.b = append(e.app.AppendJSON(buf.b), '\n')
-		return nil
-	case encodeString:
-		e.cur = v
-		buf.b = append(append(buf.b, *e.str...), '\n')
-		return nil
-	case encodeDynamic:
-		switch x := any(v).(type) {
-		case jsonAppender:
-			buf.b = append(x.AppendJSON(buf.b), '\n')
-			return nil
-		case string:
-			buf.b = append(append(buf.b, x...), '\n')
-			return nil
-		}
-	}
-	// json.Encoder writes nothing if encoding fails, and ends with "\n".
-	if err := e.json.Encode(v); err != nil {
-		return fmt.Errorf("encoding a %T record as JSON: %w", v, err)
-	}
-	return nil
 }
