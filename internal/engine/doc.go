@@ -22,8 +22,15 @@
 //
 // Inside a chain, operators call each other directly through Output[T].
 // Watermarks travel in-band, after the records that precede them; a task's
-// watermark is the minimum over its non-idle, unfinished input channels. A
-// source that ends sends the final watermark (MaxWatermark) and then End; a
-// task whose channels have all ended finishes its operators in chain order,
-// sends End downstream and exits.
+// watermark is the minimum over its active (non-idle, unfinished) and aligned
+// input channels, as in Flink's StatusWatermarkValve: a channel back from
+// idleness rejoins the minimum once its watermark reaches the task's, and
+// when the last active channel goes idle the task advances to the maximum
+// watermark of its channels before going idle itself. A source that ends
+// sends the final watermark (MaxWatermark) and then End; a task whose
+// channels have all ended finishes its operators in chain order, sends End
+// downstream and exits.
+//
+// A task that panics fails with a *PanicError; the errors of its operators'
+// Close are joined with the task's error.
 package engine

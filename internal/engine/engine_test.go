@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -140,11 +141,16 @@ type valve struct {
 	t   *task
 	in  []*inChannel
 	out []int64
+	// whileIdle records a watermark passed on while the task was idle.
+	whileIdle bool
 }
 
 func newValve(n int) *valve {
 	v := &valve{t: &task{wm: MinWatermark}}
-	v.t.headWatermark = func(wm int64) { v.out = append(v.out, wm) }
+	v.t.headWatermark = func(wm int64) {
+		v.out = append(v.out, wm)
+		v.whileIdle = v.whileIdle || v.t.idle
+	}
 	for range n {
 		c := &inChannel{wm: MinWatermark}
 		v.in = append(v.in, c)
@@ -182,21 +188,55 @@ func TestWatermarkValve(t *testing.T) {
 			{1, msgIdle, 0, nil, false},
 			{2, msgWatermark, 50, []int64{10}, false},
 			{0, msgWatermark, 60, []int64{50}, false},
-			// Back from idleness behind the others: the watermark does
-			// not go back, and waits for it.
+			// Back from idleness behind the others: not aligned, so it
+			// neither takes the watermark back nor holds it...
 			{1, msgActive, 0, nil, false},
-			{1, msgWatermark, 55, nil, false},
-			{2, msgWatermark, 70, []int64{55}, false},
+			{1, msgWatermark, 45, nil, false},
+			{2, msgWatermark, 70, []int64{60}, false},
+			// ...until it reaches the task's watermark and rejoins.
+			{1, msgWatermark, 65, nil, false},
+			{0, msgWatermark, 80, []int64{65}, false},
+		}},
+		{"back from idleness ahead of the watermark: aligned at once", 2, []step{
+			{0, msgWatermark, 10, nil, false},
+			{1, msgWatermark, 40, []int64{10}, false},
+			{1, msgIdle, 0, nil, false},
+			{0, msgWatermark, 30, []int64{30}, false},
+			{1, msgActive, 0, nil, false},
+			{0, msgWatermark, 50, []int64{40}, false},
+		}},
+		{"the last input going idle flushes the maximum", 3, []step{
+			{0, msgWatermark, 10, nil, false},
+			{1, msgWatermark, 30, nil, false},
+			{2, msgWatermark, 20, []int64{10}, false},
+			{1, msgIdle, 0, nil, false},
+			{0, msgIdle, 0, []int64{20}, false},
+			// Input 1 (idle) holds the maximum: the task advances to it,
+			// then goes idle.
+			{2, msgIdle, 0, []int64{30}, true},
+			// Back behind the flushed watermark: active but not aligned.
+			{2, msgActive, 0, nil, false},
+			{2, msgWatermark, 25, nil, false},
+			{2, msgWatermark, 35, []int64{35}, false},
+		}},
+		{"an ended input is not flushed", 2, []step{
+			{0, msgWatermark, 50, nil, false},
+			{0, msgEnd, 0, nil, false},
+			{1, msgWatermark, 10, []int64{10}, false},
+			{1, msgIdle, 0, nil, true},
 		}},
 		{"all idle makes the task idle", 2, []step{
 			{0, msgWatermark, 10, nil, false},
-			{1, msgIdle, 0, []int64{10}, false},
-			{0, msgIdle, 0, nil, true},
-			{1, msgActive, 0, nil, false},
-			{1, msgWatermark, 20, []int64{20}, false},
-			{0, msgActive, 0, nil, false},
+			{1, msgWatermark, 30, []int64{10}, false},
+			{1, msgIdle, 0, nil, false},
+			{0, msgIdle, 0, []int64{30}, true},
+			{1, msgActive, 0, nil, false}, // at 30: aligned
+			{1, msgWatermark, 40, []int64{40}, false},
+			{0, msgActive, 0, nil, false}, // at 10: not aligned
 			{0, msgWatermark, 30, nil, false},
-			{1, msgWatermark, 40, []int64{30}, false},
+			{1, msgWatermark, 50, []int64{50}, false},
+			{0, msgWatermark, 55, nil, false}, // aligned
+			{1, msgWatermark, 60, []int64{55}, false},
 		}},
 		{"ended inputs do not count", 2, []step{
 			{0, msgWatermark, 10, nil, false},
@@ -218,8 +258,30 @@ func TestWatermarkValve(t *testing.T) {
 				if v.t.idle != s.idle {
 					t.Fatalf("step %d (%+v): task idle = %v, want %v", i, s, v.t.idle, s.idle)
 				}
+				if v.whileIdle {
+					t.Fatalf("step %d (%+v): a watermark reached the head while the task was idle", i, s)
+				}
 			}
 		})
+	}
+}
+
+// TestWatermarkValveAfterStop: after a stop barrier, neither ending nor
+// idle channels move the watermark.
+func TestWatermarkValveAfterStop(t *testing.T) {
+	v := newValve(3)
+	v.send(0, msgWatermark, 10)
+	v.send(1, msgWatermark, 20)
+	v.send(2, msgWatermark, 30)
+	v.out = nil
+	v.t.stopping = true
+	v.send(0, msgEnd, 0)
+	v.send(1, msgIdle, 0)
+	v.send(2, msgIdle, 0)
+	v.send(1, msgActive, 0)
+	v.send(1, msgWatermark, 40)
+	if len(v.out) != 0 || v.t.wm != 10 || v.t.idle {
+		t.Fatalf("after a stop barrier: head got %v, watermark %d, idle %v; want nothing, 10, false", v.out, v.t.wm, v.t.idle)
 	}
 }
 
@@ -424,5 +486,144 @@ func TestWatermarkReactivatesIdleTask(t *testing.T) {
 	}
 	if tk.idle {
 		t.Fatal("task still idle")
+	}
+}
+
+func TestPanicError(t *testing.T) {
+	boom := errors.New("boom")
+	cases := []struct {
+		name  string
+		value any
+		msg   string
+		is    error
+	}{
+		{"error value", fmt.Errorf("at 5000: %w", boom), "panic: at 5000: boom", boom},
+		{"other value", "oops", "panic: oops", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := sourceNode("src", 10_000, nil)
+			m := mapNode("panicky", func(v int) int {
+				if v == 5000 {
+					panic(c.value)
+				}
+				return v
+			})
+			Connect(src, m, 0, PartitionDefault, nil)
+			sink := sinkNode("sink", func(*Context, int) {})
+			Connect(m, sink, 0, PartitionDefault, nil)
+			err := Run(context.Background(), graph(src, m, sink), Options{Logger: slog.New(slog.DiscardHandler)})
+			var pe *PanicError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Run = %v, want a *PanicError", err)
+			}
+			if pe.Value != c.value || pe.Error() != c.msg {
+				t.Errorf("PanicError{Value: %v} says %q, want value %v saying %q", pe.Value, pe.Error(), c.value, c.msg)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, c.is)
+			}
+			if c.is == nil && pe.Unwrap() != nil {
+				t.Errorf("Unwrap of a non-error panic = %v", pe.Unwrap())
+			}
+			if !strings.Contains(string(pe.Stack), "TestPanicError") {
+				t.Errorf("the stack does not show the panicking function:\n%s", pe.Stack)
+			}
+			if strings.Contains(err.Error(), "goroutine") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("the stack is in the message: %q", err)
+			}
+		})
+	}
+}
+
+// closingSink is a sink whose Close counts calls and returns err.
+func closingSink(name string, closes *atomic.Int32, err error) *Node {
+	return &Node{Kind: "sink", Name: name, Make: func(*Context, any) (*Instance, error) {
+		return &Instance{
+			Inputs: [2]any{funcOutput{collect: func(int64, int) {}}},
+			Close:  func() error { closes.Add(1); return err },
+		}, nil
+	}}
+}
+
+// TestCloseErrorsJoined: the errors of Close reach Run's caller, joined
+// with the task's own error.
+func TestCloseErrorsJoined(t *testing.T) {
+	boom, closeErr := errors.New("boom"), errors.New("close failed")
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("task fails %v", fail), func(t *testing.T) {
+			src := sourceNode("src", 100, nil)
+			m := mapNode("map", func(v int) int {
+				if fail && v == 50 {
+					Fail(boom)
+				}
+				return v
+			})
+			Connect(src, m, 0, PartitionDefault, nil)
+			var closes atomic.Int32
+			sink := closingSink("sink", &closes, closeErr)
+			Connect(m, sink, 0, PartitionDefault, nil)
+			err := Run(context.Background(), graph(src, m, sink), Options{})
+			if !errors.Is(err, closeErr) || errors.Is(err, boom) != fail {
+				t.Fatalf("Run = %v, want the close error (and boom: %v)", err, fail)
+			}
+			if closes.Load() != 1 {
+				t.Fatalf("sink closed %d times", closes.Load())
+			}
+		})
+	}
+}
+
+// TestBuildFailureClosesWhatWasBuilt: when building a job fails after some
+// operators were created, every one of them is closed.
+func TestBuildFailureClosesWhatWasBuilt(t *testing.T) {
+	cases := []struct {
+		name string
+		bad  func() *Node
+		// with an input from the source
+		connect bool
+		want    string
+	}{
+		{"an input the operator does not have", func() *Node {
+			return &Node{Kind: "sink", Name: "bad", Make: func(*Context, any) (*Instance, error) {
+				return &Instance{}, nil
+			}}
+		}, true, `operator "bad" has no input 0`},
+		{"neither inputs nor a source", func() *Node {
+			return &Node{Kind: "sink", Name: "bad", Make: func(*Context, any) (*Instance, error) {
+				return &Instance{}, nil
+			}}
+		}, false, `operator "bad" has neither inputs nor a source`},
+		{"Make fails", func() *Node {
+			return &Node{Kind: "sink", Name: "bad", Make: func(*Context, any) (*Instance, error) {
+				return nil, errors.New("cannot make")
+			}}
+		}, true, "cannot make"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := sourceNode("src", 10, nil)
+			var closes atomic.Int32
+			closeErr := errors.New("close failed")
+			sink := closingSink("sink", &closes, closeErr)
+			sink.ChainingDisabled = true
+			Connect(src, sink, 0, PartitionDefault, nil)
+			bad := c.bad()
+			bad.ChainingDisabled = true
+			if c.connect {
+				Connect(src, bad, 0, PartitionDefault, nil)
+			}
+			// The sink's tasks are built before bad's.
+			_, err := Start(context.Background(), graph(src, sink, bad), Options{Parallelism: 2})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Start = %v, want an error saying %q", err, c.want)
+			}
+			if !errors.Is(err, closeErr) {
+				t.Errorf("Start = %v, want the close errors joined", err)
+			}
+			if n := closes.Load(); n != 2 {
+				t.Fatalf("the sink's 2 subtasks were closed %d times, want 2", n)
+			}
+		})
 	}
 }

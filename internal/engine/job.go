@@ -321,6 +321,14 @@ func (j *job) build() ([]*task, error) {
 			chans[e] = m
 		}
 	}
+	// fail releases what every task built so far holds: no task will run.
+	fail := func(err error) ([]*task, error) {
+		var closeErrs []error
+		for _, built := range tasks {
+			closeErrs = append(closeErrs, runClosers(built.closers)...)
+		}
+		return nil, joinErrors(err, closeErrs)
+	}
 	for _, n := range p.Nodes {
 		if !p.IsHead(n) {
 			continue
@@ -328,14 +336,7 @@ func (j *job) build() ([]*task, error) {
 		for _, t := range taskOf[n] {
 			inst, err := j.instantiate(t, n, chans)
 			if err != nil {
-				// Release what every task built so far holds, this one
-				// included: no task will run.
-				for _, built := range tasks {
-					for i := len(built.closers) - 1; i >= 0; i-- {
-						_ = built.closers[i]()
-					}
-				}
-				return nil, fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err)
+				return fail(fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err))
 			}
 			// The chain's finishers were collected children first; run
 			// them parents first.
@@ -357,7 +358,7 @@ func (j *job) build() ([]*task, error) {
 			for _, e := range n.Inputs {
 				dst := inst.Inputs[e.Input]
 				if dst == nil {
-					return nil, fmt.Errorf("engine: operator %q has no input %d", n.Name, e.Input)
+					return fail(fmt.Errorf("engine: operator %q has no input %d", n.Name, e.Input))
 				}
 				deliver := e.From.Out.deliverer(dst, j.pools[e])
 				for a := range chans[e] {
@@ -367,7 +368,7 @@ func (j *job) build() ([]*task, error) {
 				}
 			}
 			if t.source == nil && len(t.inputs) == 0 {
-				return nil, fmt.Errorf("engine: operator %q has neither inputs nor a source", n.Name)
+				return fail(fmt.Errorf("engine: operator %q has neither inputs nor a source", n.Name))
 			}
 		}
 	}
@@ -421,7 +422,7 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 		// Close what Make opened if restoring fails.
 		fail := func(err error) (*Instance, error) {
 			if inst.Close != nil {
-				_ = inst.Close()
+				return nil, joinErrors(err, runClosers([]func() error{inst.Close}))
 			}
 			return nil, err
 		}

@@ -56,6 +56,10 @@ type inChannel struct {
 	idle    bool
 	ended   bool
 	blocked bool // delivered the barrier being aligned
+	// unaligned marks a channel back from idleness whose watermark is
+	// behind the task's: it stays out of the minimum until it catches up.
+	// Channels start aligned.
+	unaligned bool
 }
 
 // abortSignal unwinds a task whose job is stopping.
@@ -71,6 +75,28 @@ func Fail(err error) { panic(failure{err}) }
 
 var errAborted = errors.New("engine: task aborted")
 
+// PanicError is the error of a task that panicked: an operator or user
+// function called panic with Value. If Value is an error, errors.Is and
+// errors.As see it through Unwrap.
+type PanicError struct {
+	// Value is what panic was called with.
+	Value any
+	// Stack is the panicking goroutine's stack trace. It is not part of
+	// the message; the job logger also receives it at Debug level.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns Value if it is an error, and nil otherwise.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// run runs the task to its end and closes its operators, last first. It
+// returns the task's error (errAborted if the job stopped it, a *PanicError
+// if it panicked) joined with the errors of Close.
 func (t *task) run() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -80,15 +106,14 @@ func (t *task) run() (err error) {
 			case failure:
 				err = v.err
 			default:
-				err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+				pe := &PanicError{Value: r, Stack: debug.Stack()}
+				t.job.opts.Logger.Debug("engine: task panicked", "task", t.name, "subtask", t.subtask+1,
+					"panic", fmt.Sprint(r), "stack", string(pe.Stack))
+				err = pe
 			}
 		}
 		t.proc.stop()
-		for i := len(t.closers) - 1; i >= 0; i-- {
-			if cerr := t.closers[i](); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
+		err = joinErrors(err, runClosers(t.closers))
 	}()
 	if t.source != nil {
 		t.runSource()
@@ -96,6 +121,28 @@ func (t *task) run() (err error) {
 		t.runInputs()
 	}
 	return nil
+}
+
+// runClosers calls closers last first and returns their errors.
+func runClosers(closers []func() error) []error {
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// joinErrors joins err with more, returning a lone error unwrapped.
+func joinErrors(err error, more []error) error {
+	if len(more) == 0 {
+		return err
+	}
+	if err == nil && len(more) == 1 {
+		return more[0]
+	}
+	return errors.Join(append([]error{err}, more...)...)
 }
 
 func (t *task) aborted() bool {
@@ -218,6 +265,9 @@ func (t *task) handle(c *inChannel, m message) {
 		t.updateWatermark()
 	case msgActive:
 		c.idle = false
+		// Behind the task's watermark, the channel waits to be aligned
+		// (see updateWatermark).
+		c.unaligned = c.wm < t.wm
 		t.updateWatermark()
 	case msgEnd:
 		c.ended = true
@@ -228,10 +278,19 @@ func (t *task) handle(c *inChannel, m message) {
 	}
 }
 
-// updateWatermark recomputes the task's input watermark as the minimum over
-// channels that are neither idle nor ended, and passes an advance to the
-// head operator. When every open channel is idle, the task is idle too and
-// says so downstream.
+// updateWatermark is the task's watermark valve, after Flink's
+// StatusWatermarkValve. The task's watermark is the minimum over the
+// channels that are active (neither idle nor ended) and aligned; a change is
+// passed to the head operator. A channel that comes back from idleness
+// behind the task's watermark is not aligned: it rejoins the minimum once
+// its watermark reaches the task's, so that the task's watermark never goes
+// back and is not held back by it meanwhile.
+//
+// When the last active channel goes idle, the task first advances its
+// watermark to the maximum over its open channels, since none of them will
+// move the minimum any more and pending windows would stall, and then is
+// idle too and says so downstream. When every channel has ended, the
+// watermark is MaxWatermark.
 func (t *task) updateWatermark() {
 	if t.stopping {
 		// After a stop barrier nothing may happen: channels end one by one,
@@ -239,33 +298,48 @@ func (t *task) updateWatermark() {
 		// watermark and fire windows after the barrier.
 		return
 	}
-	low := int64(MaxWatermark)
-	active, idle := 0, 0
+	low, high := int64(MaxWatermark), int64(MinWatermark)
+	active, aligned, idle := 0, 0, 0
 	for _, c := range t.inputs {
-		switch {
-		case c.ended:
-		case c.idle:
-			idle++
-		default:
-			active++
-			if c.wm < low {
-				low = c.wm
-			}
+		if c.ended {
+			continue
 		}
+		high = max(high, c.wm)
+		if c.idle {
+			idle++
+			continue
+		}
+		active++
+		if c.unaligned {
+			if c.wm < t.wm {
+				continue
+			}
+			c.unaligned = false
+		}
+		aligned++
+		low = min(low, c.wm)
 	}
 	if active == 0 && idle > 0 {
 		if !t.idle {
+			t.advanceWatermark(high)
 			t.setIdle(true)
 		}
 		return
 	}
-
 	if t.idle {
 		t.setIdle(false)
 	}
-	if low > t.wm {
-		t.wm = low
-		t.headWatermark(low)
+	if aligned > 0 || active == 0 {
+		t.advanceWatermark(low)
+	}
+}
+
+// advanceWatermark passes wm to the head operator if it is ahead of the
+// task's watermark.
+func (t *task) advanceWatermark(wm int64) {
+	if wm > t.wm {
+		t.wm = wm
+		t.headWatermark(wm)
 	}
 }
 

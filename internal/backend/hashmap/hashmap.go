@@ -79,6 +79,13 @@ type entry[V any] struct {
 }
 
 // TTL configures time-to-live of a table's entries, in processing time.
+//
+// An expired entry is invisible at once, and its memory is reclaimed
+// incrementally: reading it deletes it, and every 64th write to the table
+// (Put, Slot, Add, Update) also examines 16 entries, starting at a random one
+// (Go randomizes where map iteration starts), and deletes those that expired:
+// whole values, single list elements and map entries, and lists and maps
+// left empty. Tables without TTL do none of this and never read the clock.
 type TTL struct {
 	// Millis is the lifetime in milliseconds; 0 disables TTL.
 	Millis int64
@@ -94,7 +101,16 @@ type table[K, N comparable] struct {
 	ns    N
 	nsSer serde.Serializer[N]
 	ttl   TTL
+	// writes counts writes while TTL is on, to sweep every sweepEvery-th.
+	writes uint32
 }
+
+// Incremental TTL cleanup: how often a table with TTL sweeps, and how many
+// entries a sweep examines.
+const (
+	sweepEvery  = 64
+	sweepSample = 16
+)
 
 func (t *table[K, N]) Name() string       { return t.name }
 func (t *table[K, N]) Kind() backend.Kind { return t.kind }
@@ -104,15 +120,36 @@ func (t *table[K, N]) SetNamespace(n N) { t.ns = n }
 
 func (t *table[K, N]) key() nsKey[K, N] { return nsKey[K, N]{t.b.cur, t.ns} }
 
-func (t *table[K, N]) expiry() int64 {
+// now returns the processing time TTL is measured against, or 0 if the table
+// has no TTL: the clock is then never read, and nothing expires.
+func (t *table[K, N]) now() int64 {
 	if t.ttl.Millis == 0 {
 		return 0
 	}
-	return t.b.now() + t.ttl.Millis
+	return t.b.now()
 }
 
-func (t *table[K, N]) expired(exp int64) bool {
-	return exp != 0 && exp <= t.b.now()
+// expiresAt returns the expiry of an entry written at now; 0 (never) if the
+// table has no TTL.
+func (t *table[K, N]) expiresAt(now int64) int64 {
+	if t.ttl.Millis == 0 {
+		return 0
+	}
+	return now + t.ttl.Millis
+}
+
+// expired reports whether an entry with expiry exp has expired at now.
+func expired(exp, now int64) bool {
+	return exp != 0 && exp <= now
+}
+
+// sweepDue counts a write and reports whether it is the one that sweeps.
+func (t *table[K, N]) sweepDue() bool {
+	if t.ttl.Millis == 0 {
+		return false
+	}
+	t.writes++
+	return t.writes%sweepEvery == 0
 }
 
 // decodeKey decodes an entry's key and namespace.

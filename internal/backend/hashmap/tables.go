@@ -44,13 +44,14 @@ func (t *Value[K, N, V]) Get() (V, bool) {
 		return zero, false
 	}
 	if e.exp != 0 {
-		if t.expired(e.exp) {
+		now := t.b.now()
+		if expired(e.exp, now) {
 			t.remove(k, e)
 			var zero V
 			return zero, false
 		}
 		if t.ttl.RefreshOnRead {
-			e.exp = t.expiry()
+			e.exp = t.expiresAt(now)
 		}
 	}
 	return e.v, true
@@ -58,36 +59,57 @@ func (t *Value[K, N, V]) Get() (V, bool) {
 
 // Put sets the value for the current key and namespace.
 func (t *Value[K, N, V]) Put(v V) {
+	now := t.now()
+	if t.sweepDue() {
+		t.sweep(now)
+	}
 	k := t.key()
 	e := t.m[k]
 	if e == nil {
 		e = t.slab.get()
 		t.m[k] = e
 	}
-	e.v, e.exp = v, t.expiry()
+	e.v, e.exp = v, t.expiresAt(now)
 }
 
 // Slot returns a pointer to the value of the current key and namespace,
-// creating a zero value if there is none (isNew then reports true). The
-// pointer is valid until the entry is cleared; writing through it counts as
-// a write for TTL purposes only if the caller calls Touch.
+// creating a zero value if there is none (isNew then reports true). Calling
+// Slot counts as a write: with TTL it starts a fresh lifetime for the entry,
+// so writing through the pointer right away needs no further call. The
+// pointer is valid until the next call on the table: the entry may then be
+// cleared, expire, and be reused for another key.
 func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
+	now := t.now()
+	if t.sweepDue() {
+		t.sweep(now)
+	}
 	k := t.key()
 	e := t.m[k]
-	if e != nil && e.exp != 0 && t.expired(e.exp) {
+	if e != nil && expired(e.exp, now) {
 		t.remove(k, e)
 		e = nil
 	}
 	if e == nil {
 		e = t.slab.get()
-		e.exp = t.expiry()
+		e.exp = t.expiresAt(now)
 		t.m[k] = e
 		return &e.v, true
 	}
-	if t.ttl.Millis != 0 {
-		e.exp = t.expiry()
-	}
+	e.exp = t.expiresAt(now)
 	return &e.v, false
+}
+
+// sweep deletes the expired entries among sweepSample of them.
+func (t *Value[K, N, V]) sweep(now int64) {
+	n := 0
+	for k, e := range t.m {
+		if expired(e.exp, now) {
+			t.remove(k, e)
+		}
+		if n++; n == sweepSample {
+			return
+		}
+	}
 }
 
 // Clear removes the value for the current key and namespace.
@@ -103,18 +125,20 @@ func (t *Value[K, N, V]) remove(k nsKey[K, N], e *entry[V]) {
 	t.slab.put(e)
 }
 
-// Len implements backend.Table.
+// Len implements backend.Table. It counts entries held in memory, including
+// expired ones not reclaimed yet (see TTL).
 func (t *Value[K, N, V]) Len() int { return len(t.m) }
 
 // Entries implements backend.Table.
 func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	now := t.now()
 	keys := make([]nsKey[K, N], 0, len(t.m))
 	for k := range t.m {
 		keys = append(keys, k)
 	}
 	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
 		e := t.m[k]
-		if t.expired(e.exp) {
+		if expired(e.exp, now) {
 			return dst, false
 		}
 		return t.valSer.Append(dst, e.v), true
@@ -172,14 +196,15 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 func (t *List[K, N, V]) All() iter.Seq[V] {
 	return func(yield func(V) bool) {
 		l := t.m[t.key()]
+		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
 		for i := range l {
 			e := &l[i]
-			if t.expired(e.exp) {
+			if expired(e.exp, now) {
 				continue
 			}
 			if refresh {
-				e.exp = t.expiry()
+				e.exp = t.expiresAt(now)
 			}
 			if !yield(e.v) {
 				return
@@ -188,22 +213,31 @@ func (t *List[K, N, V]) All() iter.Seq[V] {
 	}
 }
 
-// Len implements backend.Table.
+// Len implements backend.Table. It counts entries held in memory, including
+// expired ones not reclaimed yet (see TTL).
 func (t *List[K, N, V]) Len() int { return len(t.m) }
 
 // Add appends v to the current list.
 func (t *List[K, N, V]) Add(v V) {
+	now := t.now()
+	if t.sweepDue() {
+		t.sweep(now)
+	}
 	k := t.key()
-	t.m[k] = append(t.m[k], entry[V]{v: v, exp: t.expiry()})
+	t.m[k] = append(t.m[k], entry[V]{v: v, exp: t.expiresAt(now)})
 }
 
 // Update replaces the current list with vs; an empty vs clears it.
 func (t *List[K, N, V]) Update(vs []V) {
+	now := t.now()
+	if t.sweepDue() {
+		t.sweep(now)
+	}
 	if len(vs) == 0 {
 		t.Clear()
 		return
 	}
-	exp := t.expiry()
+	exp := t.expiresAt(now)
 	l := make([]entry[V], len(vs))
 	for i, v := range vs {
 		l[i] = entry[V]{v: v, exp: exp}
@@ -214,17 +248,63 @@ func (t *List[K, N, V]) Update(vs []V) {
 // Clear removes the current list.
 func (t *List[K, N, V]) Clear() { delete(t.m, t.key()) }
 
-// Empty reports whether the current list has no live element.
-func (t *List[K, N, V]) Empty() bool {
-	for range t.All() {
-		return false
+// IsEmpty reports whether the current list has no live element. Without TTL
+// it is one map lookup; with TTL it checks expiry (deleting the list if every
+// element has expired) and does not count as reading an element.
+func (t *List[K, N, V]) IsEmpty() bool {
+	k := t.key()
+	l := t.m[k]
+	if t.ttl.Millis == 0 || len(l) == 0 {
+		return len(l) == 0
 	}
+	now := t.b.now()
+	for i := range l {
+		if !expired(l[i].exp, now) {
+			return false
+		}
+	}
+	delete(t.m, k)
 	return true
+}
+
+// Empty is IsEmpty, under the name the windowed operators call.
+func (t *List[K, N, V]) Empty() bool { return t.IsEmpty() }
+
+// sweep drops the expired elements of sweepSample lists, and the lists left
+// empty.
+func (t *List[K, N, V]) sweep(now int64) {
+	n := 0
+	for k, l := range t.m {
+		live := 0
+		for i := range l {
+			if !expired(l[i].exp, now) {
+				live++
+			}
+		}
+		switch {
+		case live == 0:
+			delete(t.m, k)
+		case live < len(l):
+			// A new slice rather than compacting in place: an All
+			// iterator may still be walking the old one.
+			kept := make([]entry[V], 0, live)
+			for _, e := range l {
+				if !expired(e.exp, now) {
+					kept = append(kept, e)
+				}
+			}
+			t.m[k] = kept
+		}
+		if n++; n == sweepSample {
+			return
+		}
+	}
 }
 
 // Entries implements backend.Table. The value is a uvarint count followed
 // by the elements.
 func (t *List[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	now := t.now()
 	keys := make([]nsKey[K, N], 0, len(t.m))
 	for k := range t.m {
 		keys = append(keys, k)
@@ -232,7 +312,7 @@ func (t *List[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) 
 	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
 		var live []V
 		for _, e := range t.m[k] {
-			if !t.expired(e.exp) {
+			if !expired(e.exp, now) {
 				live = append(live, e.v)
 			}
 		}
@@ -266,31 +346,67 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 
 // Get returns the value under uk in the current map.
 func (t *Map[K, N, UK, UV]) Get(uk UK) (UV, bool) {
-	m := t.m[t.key()]
+	k := t.key()
+	m := t.m[k]
 	e, ok := m[uk]
-	if !ok || t.expired(e.exp) {
-		if ok {
-			delete(m, uk)
-		}
+	if !ok {
 		var zero UV
 		return zero, false
 	}
-	if e.exp != 0 && t.ttl.RefreshOnRead {
-		e.exp = t.expiry()
-		m[uk] = e
+	if e.exp != 0 {
+		now := t.b.now()
+		if expired(e.exp, now) {
+			delete(m, uk)
+			if len(m) == 0 {
+				delete(t.m, k)
+			}
+			var zero UV
+			return zero, false
+		}
+		if t.ttl.RefreshOnRead {
+			e.exp = t.expiresAt(now)
+			m[uk] = e
+		}
 	}
 	return e.v, true
 }
 
 // Put sets uk to uv in the current map.
 func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
+	now := t.now()
+	if t.sweepDue() {
+		t.sweep(now)
+	}
 	k := t.key()
 	m := t.m[k]
 	if m == nil {
 		m = map[UK]entry[UV]{}
 		t.m[k] = m
 	}
-	m[uk] = entry[UV]{v: uv, exp: t.expiry()}
+	m[uk] = entry[UV]{v: uv, exp: t.expiresAt(now)}
+}
+
+// sweep drops expired entries among sweepSample entries of each of
+// sweepSample maps, and the maps left empty.
+func (t *Map[K, N, UK, UV]) sweep(now int64) {
+	n := 0
+	for k, m := range t.m {
+		i := 0
+		for uk, e := range m {
+			if expired(e.exp, now) {
+				delete(m, uk)
+			}
+			if i++; i == sweepSample {
+				break
+			}
+		}
+		if len(m) == 0 {
+			delete(t.m, k)
+		}
+		if n++; n == sweepSample {
+			return
+		}
+	}
 }
 
 // Remove deletes uk from the current map.
@@ -308,13 +424,14 @@ func (t *Map[K, N, UK, UV]) Remove(uk UK) {
 func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 	return func(yield func(UK, UV) bool) {
 		m := t.m[t.key()]
+		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
 		for uk, e := range m {
-			if t.expired(e.exp) {
+			if expired(e.exp, now) {
 				continue
 			}
 			if refresh {
-				e.exp = t.expiry()
+				e.exp = t.expiresAt(now)
 				m[uk] = e
 			}
 			if !yield(uk, e.v) {
@@ -327,12 +444,14 @@ func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 // Clear removes the current map.
 func (t *Map[K, N, UK, UV]) Clear() { delete(t.m, t.key()) }
 
-// Len implements backend.Table.
+// Len implements backend.Table. It counts entries held in memory, including
+// expired ones not reclaimed yet (see TTL).
 func (t *Map[K, N, UK, UV]) Len() int { return len(t.m) }
 
 // Entries implements backend.Table. The value is a uvarint count followed
 // by (user key, user value) pairs sorted by encoded user key.
 func (t *Map[K, N, UK, UV]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
+	now := t.now()
 	keys := make([]nsKey[K, N], 0, len(t.m))
 	for k := range t.m {
 		keys = append(keys, k)
@@ -341,7 +460,7 @@ func (t *Map[K, N, UK, UV]) Entries(r keyspace.Range, fn func(backend.Entry) err
 		type kv struct{ k, v []byte }
 		var kvs []kv
 		for uk, e := range t.m[k] {
-			if !t.expired(e.exp) {
+			if !expired(e.exp, now) {
 				kvs = append(kvs, kv{t.ukSer.Append(nil, uk), t.uvSer.Append(nil, e.v)})
 			}
 		}
@@ -368,7 +487,7 @@ func (t *Value[K, N, V]) Restore(e backend.Entry) error {
 		return fmt.Errorf("state %q: undecodable value %x: %v", t.name, e.Value, errOr(err, n, len(e.Value)))
 	}
 	p := t.slab.get()
-	p.v, p.exp = v, t.expiry()
+	p.v, p.exp = v, t.expiresAt(t.now())
 	t.m[k] = p
 	return nil
 }
@@ -383,7 +502,7 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error {
 	if off <= 0 || cnt > uint64(len(e.Value)) {
 		return fmt.Errorf("state %q: undecodable list length in %x", t.name, e.Value)
 	}
-	exp := t.expiry()
+	exp := t.expiresAt(t.now())
 	l := make([]entry[V], 0, cnt)
 	for i := uint64(0); i < cnt; i++ {
 		v, n, err := t.valSer.Read(e.Value[off:])
@@ -415,7 +534,7 @@ func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
 		m = make(map[UK]entry[UV], cnt)
 		t.m[k] = m
 	}
-	exp := t.expiry()
+	exp := t.expiresAt(t.now())
 	for i := uint64(0); i < cnt; i++ {
 		uk, n, err := t.ukSer.Read(e.Value[off:])
 		if err != nil {
