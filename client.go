@@ -126,6 +126,10 @@ func AllowNonRestoredState() RestoreOption {
 // any parallelism. The snapshot is only read, never modified.
 func FromSavepoint(path string, opts ...RestoreOption) Option {
 	return func(e *Environment) {
+		if path == "" {
+			e.errf("weir: FromSavepoint: empty path; give a savepoint directory or its _metadata file")
+			return
+		}
 		rc := &restoreConfig{path: path}
 		for _, o := range opts {
 			o(rc)

@@ -75,3 +75,19 @@ func TestNilOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRestorePaths: restoring from an empty path, a file that is not a
+// savepoint, or a directory without _metadata fails, naming what is wrong.
+func TestBadRestorePaths(t *testing.T) {
+	for _, c := range []struct{ path, want string }{
+		{"", "empty path"},
+		{"validation_test.go", "not a weir savepoint"},
+		{t.TempDir(), "no _metadata"},
+	} {
+		env := weir.NewEnvironment(weir.FromSavepoint(c.path))
+		weir.To(weir.FromSource(env, memory.NewSource([]int{1}), weir.NoWatermarks[int]()), memory.NewSink[int]())
+		if err := env.Execute(context.Background(), "x"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("restore from %q: %v, want an error containing %q", c.path, err, c.want)
+		}
+	}
+}

@@ -67,7 +67,8 @@ type Config struct {
 	MaxDelay time.Duration
 }
 
-// DefaultConfig is 10 orders per second of event time, up to 2 s late,
+// DefaultConfig is 10 orders per second of event time, each less than 2 s
+// behind the newest order seen before it (so within the job's 2 s bound),
 // starting 2015-07-15T00:00:00Z.
 func DefaultConfig() Config {
 	return Config{BaseTime: 1436918400000, Interval: 100 * time.Millisecond, MaxDelay: 2 * time.Second}
