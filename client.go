@@ -626,6 +626,11 @@ func (c *JobClient) coordTimeout() time.Duration {
 
 // write writes a snapshot and reports the outcome to the driver.
 func (c *JobClient) write(a checkpoint.Write) {
+	defer func() {
+		for _, t := range a.Tasks {
+			t.Release()
+		}
+	}()
 	info := snapshotInfo{jobID: c.id, jobName: c.name, id: a.ID, kind: a.Kind, ts: c.env.clock.Now().UnixMilli()}
 	var path string
 	var err error

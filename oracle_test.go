@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +20,10 @@ import (
 // oracleCase builds one job writing its results, formatted, to a sink.
 type oracleCase struct {
 	name  string
-	build func(env *weir.Environment, sink *memory.Sink[string]) error
+	build func(env *weir.Environment, sink weir.Sink[string]) error
 }
 
-func attach[T any](s weir.Stream[T], err error, sink *memory.Sink[string]) error {
+func attach[T any](s weir.Stream[T], err error, sink weir.Sink[string]) error {
 	if err != nil {
 		return err
 	}
@@ -31,7 +32,7 @@ func attach[T any](s weir.Stream[T], err error, sink *memory.Sink[string]) error
 }
 
 func nexmarkCase(name string, events, rate int64, q func(*weir.Environment, nexmark.SourceConfig) (weir.Stream[string], error)) oracleCase {
-	return oracleCase{name: name, build: func(env *weir.Environment, sink *memory.Sink[string]) error {
+	return oracleCase{name: name, build: func(env *weir.Environment, sink weir.Sink[string]) error {
 		cfg := nexmark.DefaultSourceConfig()
 		cfg.Events, cfg.Rate = events, rate
 		s, err := q(env, cfg)
@@ -134,7 +135,7 @@ func TestOracleStopAndResume(t *testing.T) {
 		nexmarkCase("q5", 150_000, 1_500_000, formatted(queries.Q5)),
 		nexmarkCase("q8", 300_000, 3_000_000, formatted(queries.Q8)),
 		nexmarkCase("q11", 150_000, 1_500_000, formatted(queries.Q11)),
-		{name: "orders", build: func(env *weir.Environment, sink *memory.Sink[string]) error {
+		{name: "orders", build: func(env *weir.Environment, sink weir.Sink[string]) error {
 			cfg := orders.DefaultConfig()
 			cfg.Orders, cfg.Rate = 20_000, 200_000
 			s, err := orders.Build(env, cfg)
@@ -181,4 +182,133 @@ func diff(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// markSink collects results and remembers, per writer, how many it had
+// when it was first flushed: the flush at the first barrier.
+type markSink struct {
+	mu      sync.Mutex
+	writers []*markWriter
+}
+
+type markWriter struct {
+	s       *markSink
+	results []string
+	prefix  int // results before the first flush; -1 until then
+}
+
+func (s *markSink) NewWriter(weir.SinkContext) (weir.SinkWriter[string], error) {
+	w := &markWriter{s: s, prefix: -1}
+	s.mu.Lock()
+	s.writers = append(s.writers, w)
+	s.mu.Unlock()
+	return w, nil
+}
+
+func (w *markWriter) Write(v string) error {
+	w.s.mu.Lock()
+	w.results = append(w.results, v)
+	w.s.mu.Unlock()
+	return nil
+}
+
+func (w *markWriter) Flush() error {
+	w.s.mu.Lock()
+	if w.prefix < 0 {
+		w.prefix = len(w.results)
+	}
+	w.s.mu.Unlock()
+	return nil
+}
+
+func (w *markWriter) Close() error { return nil }
+
+// beforeBarrier returns the results every writer had at its first flush.
+func (s *markSink) beforeBarrier() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, w := range s.writers {
+		if w.prefix >= 0 {
+			out = append(out, w.results[:w.prefix]...)
+		}
+	}
+	return out
+}
+
+// TestOracleResumeFromRunningSnapshot takes a savepoint without stopping
+// the job, reads it while the job goes on changing its state (the state is
+// written from views of the live tables, see backend.View), and resumes a
+// second job from it at another parallelism: the first job's results up to
+// the barrier plus the second job's are exactly one uninterrupted run's.
+func TestOracleResumeFromRunningSnapshot(t *testing.T) {
+	cases := []oracleCase{
+		nexmarkCase("q5", 150_000, 1_000_000, formatted(queries.Q5)),
+		nexmarkCase("q8", 300_000, 2_000_000, formatted(queries.Q8)),
+		nexmarkCase("q11", 150_000, 1_000_000, formatted(queries.Q11)),
+		{name: "orders", build: func(env *weir.Environment, sink weir.Sink[string]) error {
+			cfg := orders.DefaultConfig()
+			cfg.Orders, cfg.Rate = 20_000, 150_000
+			s, err := orders.Build(env, cfg)
+			return attach(s, err, sink)
+		}},
+	}
+	for _, c := range cases {
+		want := runToEnd(t, c, 2)
+		for _, pp := range [][2]int{{2, 3}, {3, 1}} {
+			t.Run(fmt.Sprintf("%s/p%d->p%d", c.name, pp[0], pp[1]), func(t *testing.T) {
+				env1 := weir.NewEnvironment(weir.WithParallelism(pp[0]))
+				sink1 := &markSink{}
+				if err := c.build(env1, sink1); err != nil {
+					t.Fatal(err)
+				}
+				snaps := make(chan engine.TaskSnapshot, 256)
+				job, err := weir.StartJob(env1, context.Background(), func(s engine.TaskSnapshot) { snaps <- s }, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(30 * time.Millisecond)
+				if err := job.Trigger(engine.Barrier{ID: 1, Kind: engine.Savepoint}); err != nil {
+					_ = job.Wait()
+					t.Skipf("the job ended before the savepoint: %v", err)
+				}
+				var got []engine.TaskSnapshot
+				for len(got) < job.Tasks() {
+					select {
+					case s := <-snaps:
+						got = append(got, s)
+					case <-time.After(20 * time.Second):
+						t.Fatalf("%d of %d task snapshots", len(got), job.Tasks())
+					}
+				}
+				// Read the views while the job runs on.
+				mem, err := engine.NewMemorySnapshot(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := job.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				env2 := weir.NewEnvironment(weir.WithParallelism(pp[1]))
+				sink2 := memory.NewSink[string]()
+				if err := c.build(env2, sink2); err != nil {
+					t.Fatal(err)
+				}
+				job2, err := weir.StartJob(env2, context.Background(), nil, mem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := job2.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				before := sink1.beforeBarrier()
+				t.Logf("%d results before the barrier, %d after the restore", len(before), len(sink2.Results()))
+				all := append(before, sink2.Results()...)
+				slices.Sort(all)
+				if !slices.Equal(all, want) {
+					t.Fatalf("%d results, want %d; first differences: %v", len(all), len(want), diff(all, want))
+				}
+			})
+		}
+	}
 }

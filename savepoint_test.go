@@ -17,7 +17,7 @@ import (
 )
 
 func ordersCase(n, rate int64) oracleCase {
-	return oracleCase{name: "orders", build: func(env *weir.Environment, sink *memory.Sink[string]) error {
+	return oracleCase{name: "orders", build: func(env *weir.Environment, sink weir.Sink[string]) error {
 		cfg := orders.DefaultConfig()
 		cfg.Orders, cfg.Rate = n, rate
 		s, err := orders.Build(env, cfg)

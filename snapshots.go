@@ -1,9 +1,13 @@
 package weir
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/backend/opstate"
@@ -57,6 +61,13 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 		}
 		return s
 	}
+	type keyedFile struct {
+		acc   *opAcc
+		os    engine.OperatorSnapshot
+		files map[string]format.KeyedFile
+		err   error
+	}
+	var files []*keyedFile
 	for _, ts := range tasks {
 		for _, os := range ts.Operators {
 			if len(os.Keyed) == 0 && len(os.Operator) == 0 {
@@ -69,32 +80,12 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 				ops[os.Node.ID] = acc
 				order = append(order, os.Node.ID)
 			}
+			for _, k := range os.Keyed {
+				st := state(acc, k.Name, keyedKind(k))
+				st.KeySchema, st.NamespaceSchema, st.ValueSchema = k.KeySchema, k.NamespaceSchema, k.ValueSchema
+			}
 			if len(os.Keyed) > 0 {
-				kw, err := w.Keyed(format.OperatorID(os.Node.ID), os.Subtask)
-				if err != nil {
-					return "", err
-				}
-				for _, k := range os.Keyed {
-					st := state(acc, k.Name, keyedKind(k))
-					st.KeySchema, st.NamespaceSchema, st.ValueSchema = k.KeySchema, k.NamespaceSchema, k.ValueSchema
-					if err := kw.StartState(k.Name); err != nil {
-						kw.Abort()
-						return "", err
-					}
-					for _, e := range k.Entries {
-						if err := kw.Add(e); err != nil {
-							kw.Abort()
-							return "", err
-						}
-					}
-				}
-				files, err := kw.Close()
-				if err != nil {
-					return "", err
-				}
-				for name, f := range files {
-					acc.states[name].Files = append(acc.states[name].Files, f)
-				}
+				files = append(files, &keyedFile{acc: acc, os: os})
 			}
 			for _, l := range os.Operator {
 				kind := format.ListEvenSplit
@@ -107,6 +98,26 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 				}
 				st.Lists[os.Subtask] = format.OperatorList{Elements: l.Elements}
 			}
+		}
+	}
+	// The data files are written in parallel: each encodes its views of
+	// the live state (see engine.KeyedState) and writes them out.
+	var failed atomic.Bool
+	parallel(len(files), func(i int) {
+		f := files[i]
+		f.files, f.err = writeKeyed(w, f.os, &failed)
+		if f.err != nil {
+			failed.Store(true)
+		}
+	})
+	for _, f := range files {
+		if f.err != nil && !errors.Is(f.err, errSiblingFailed) {
+			return "", f.err
+		}
+	}
+	for _, f := range files {
+		for name, kf := range f.files {
+			f.acc.states[name].Files = append(f.acc.states[name].Files, kf)
 		}
 	}
 	md := &format.Metadata{EngineVersion: Version, JobName: info.jobName, JobID: info.jobID,
@@ -127,6 +138,58 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 		return "", err
 	}
 	return w.Dir(), nil
+}
+
+// errSiblingFailed stops the writing of a data file when another one failed.
+var errSiblingFailed = errors.New("weir: another data file of the snapshot failed")
+
+// writeKeyed writes the keyed state of one operator subtask into its data
+// file, reading the state's views.
+func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Bool) (map[string]format.KeyedFile, error) {
+	kw, err := w.Keyed(format.OperatorID(os.Node.ID), os.Subtask)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, k := range os.Keyed {
+		if err := kw.StartState(k.Name); err != nil {
+			kw.Abort()
+			return nil, err
+		}
+		err := k.View.Entries(func(e backend.Entry) error {
+			if n++; n%4096 == 0 && failed.Load() {
+				return errSiblingFailed
+			}
+			return kw.Add(e)
+		})
+		if err != nil {
+			kw.Abort()
+			return nil, fmt.Errorf("state %q of %s (subtask %d): %w", k.Name, os.Node.Name, os.Subtask+1, err)
+		}
+	}
+	return kw.Close()
+}
+
+// parallel calls fn(0) ... fn(n-1) on up to GOMAXPROCS goroutines and
+// waits for them.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func keyedKind(k engine.KeyedState) format.StateKind {
@@ -186,6 +249,28 @@ func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(str
 		}
 	}
 	return nil
+}
+
+// KeyedCount implements engine.KeyedCounter from the block index: the
+// entries of the blocks that overlap r (an estimate at r's edges).
+func (f *fileSnapshot) KeyedCount(id engine.OperatorID, state string, r keyspace.Range) int {
+	op := f.ops[id]
+	if op == nil {
+		return 0
+	}
+	st := op.State(state)
+	if st == nil {
+		return 0
+	}
+	n := 0
+	for _, file := range st.Files {
+		for _, b := range file.Blocks {
+			if r.Overlaps(keyspace.Range{Lo: b.FirstHash, Hi: b.LastHash}) {
+				n += int(b.Entries)
+			}
+		}
+	}
+	return n
 }
 
 // KeyedSchemas implements engine.RestoreSource.

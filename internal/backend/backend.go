@@ -54,6 +54,11 @@ type Table interface {
 	Kind() Kind
 	// Len returns the number of (key, namespace) entries.
 	Len() int
+	// Capture returns the table's contents as they are now, as a View that
+	// other goroutines can read while the table goes on changing. It is
+	// the synchronous part of a snapshot: it must take time in the number
+	// of the table's shards, not of its entries.
+	Capture() View
 	// Entries calls fn for every entry whose key hash lies in r, in
 	// ascending order of (hash, key, namespace). The slices passed to fn are
 	// valid only during the call. Expired TTL entries are skipped.
@@ -61,6 +66,26 @@ type Table interface {
 	// Restore loads one entry in the encoding Entries produces. Restored
 	// entries with a TTL start a fresh lifetime.
 	Restore(e Entry) error
+}
+
+// View is a table's contents frozen at one instant (a checkpoint barrier).
+// Its methods may be called from any goroutine, while the table's owner goes
+// on modifying the table.
+type View interface {
+	// Entries calls fn for every entry of the view, in ascending order of
+	// (hash, key, namespace), as Table.Entries does. It may be called once.
+	// The slices passed to fn are valid only during the call.
+	Entries(fn func(Entry) error) error
+	// Release ends the view. Until it is called, the table's owner may have
+	// to encode parts of the view before modifying them; call it as soon as
+	// the view is written or abandoned. It may be called more than once.
+	Release()
+}
+
+// Reserver is implemented by tables that can prepare for a restore of
+// about n entries whose hashes lie in r.
+type Reserver interface {
+	Reserve(n int, r keyspace.Range)
 }
 
 // SchemaReporter is implemented by tables that can describe the serializers

@@ -66,11 +66,12 @@ func TestRunSmall(t *testing.T) {
 // TestStateSmall runs the savepoint benchmark on a small state: its figures
 // must be plausible and the restore must read every byte once.
 func TestStateSmall(t *testing.T) {
-	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3})
+	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.DiskWrite <= 0 {
+	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 ||
+		r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes {
 		t.Fatalf("implausible %+v", r)
 	}
 	if len(r.BytesPerSubtask) != 3 {
@@ -83,16 +84,25 @@ func TestStateSmall(t *testing.T) {
 	}
 }
 
-// BenchmarkSavepointState measures a 1 GB keyed state when
-// WEIR_STATE_BENCH_KEYS is set (e.g. 16000000 with 48-byte values); see
-// BENCHMARKS.md.
+// BenchmarkSavepointState measures a large keyed state when
+// WEIR_STATE_BENCH_KEYS is set, with WEIR_STATE_BENCH_VALUE_BYTES-byte values
+// (default 48): e.g. 16000000 keys x 48 B (entry-bound) or 1000000 keys x
+// 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md.
 func BenchmarkSavepointState(b *testing.B) {
 	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
 	if keys == 0 {
 		b.Skip("set WEIR_STATE_BENCH_KEYS")
 	}
+	valueBytes := 48
+	if v := os.Getenv("WEIR_STATE_BENCH_VALUE_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 8 {
+			b.Fatalf("WEIR_STATE_BENCH_VALUE_BYTES=%q: want an integer >= 8", v)
+		}
+		valueBytes = n
+	}
 	for i := 0; i < b.N; i++ {
-		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3})
+		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3})
 		if err != nil {
 			b.Fatal(err)
 		}

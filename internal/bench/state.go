@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -22,33 +24,99 @@ type StateOptions struct {
 	// Dir is where savepoints and the disk probe are written.
 	Dir string
 	// Keys is the number of keys; each holds a ValueBytes-byte value.
-	Keys       int64
+	Keys int64
+	// ValueBytes is the size of each key's value.
 	ValueBytes int
 	// Parallelism of the job that takes the savepoint.
 	Parallelism int
 	// RestoreParallelism is the parallelism restored at.
 	RestoreParallelism int
+	// MinProbeBytes is the smallest disk probe file; 0 means 256 MiB. Tests
+	// set it lower to stay fast; a real measurement should leave it at 0.
+	MinProbeBytes int64
 }
 
-// StateResult is what the savepoint benchmark measured.
+// DiskProbe is one measurement of the disk's own sequential speed.
+type DiskProbe struct {
+	// Bytes is the size of the probe file.
+	Bytes int64
+	// Write is MB/s writing Bytes sequentially in 1 MiB writes, fdatasync
+	// included.
+	Write float64
+	// ColdRead is MB/s reading the file back sequentially after it was
+	// evicted from the page cache (fadvise DONTNEED): the disk's read speed.
+	ColdRead float64
+	// WarmRead is MB/s reading it a second time, from the page cache.
+	WarmRead float64
+	// ResidentAfterEvict is how many bytes of the file were still in the page
+	// cache after the eviction (mincore); -1 if unknown.
+	ResidentAfterEvict int64
+}
+
+// StateResult is what the savepoint benchmark measured. MB/s are 10^6 bytes
+// per second.
 type StateResult struct {
-	StateBytes        int64 // bytes of the data files
-	DiskWrite         float64
-	DiskRead          float64 // MB/s, the disk's own fdatasync'd sequential write and (warm) read
-	SavepointWrite    float64 // MB/s of data files, trigger to completion
-	SavepointTime     time.Duration
-	MaxSyncPause      time.Duration // longest synchronous phase of a task
-	RestoreRead       float64       // MB/s, restoring the whole state at RestoreParallelism
-	RestoreTime       time.Duration
-	BytesPerSubtask   []int64 // bytes each new subtask reads at RestoreParallelism
-	FilesTotal        int64
-	WriteDiskRatio    float64
-	RestoreDiskRatio  float64
-	RestoreParallel   int
-	SnapshotParallel  int
-	KeysWritten       int64
-	ValueBytesPerKey  int
+	// KeysWritten is the number of keys in the state.
+	KeysWritten int64
+	// ValueBytesPerKey is the size of each key's value.
+	ValueBytesPerKey int
+	// SnapshotParallel is the parallelism the savepoint was taken at.
+	SnapshotParallel int
+	// RestoreParallel is the parallelism the savepoint was restored at.
+	RestoreParallel int
+	// StateBytes is the size of the savepoint directory (data files and
+	// _metadata); the throughputs below are StateBytes over a duration.
+	StateBytes int64
+	// SavepointDirBytes is the same as StateBytes.
 	SavepointDirBytes int64
+
+	// DiskBefore is the disk probe run before the job starts; its size is
+	// the expected state size Keys*(ValueBytes+24), clamped to
+	// [MinProbeBytes, 1 GiB].
+	DiskBefore DiskProbe
+	// DiskAfter is the disk probe run after the restores; its size is
+	// max(StateBytes, MinProbeBytes).
+	DiskAfter DiskProbe
+	// DiskWrite is the mean of the two probes' fdatasync'd write speeds, the
+	// reference for SavepointWrite.
+	DiskWrite float64
+	// DiskRead is the mean of the two probes' cold (page cache evicted) read
+	// speeds, the reference for RestoreRead.
+	DiskRead float64
+	// DiskWarmRead is the mean of the two probes' warm (page cache) read
+	// speeds, for information.
+	DiskWarmRead float64
+
+	// SavepointWrite is MB/s of the savepoint, trigger to completion.
+	SavepointWrite float64
+	// SavepointTime is the time from trigger to the savepoint's completion.
+	SavepointTime time.Duration
+	// MaxSyncPause is the longest synchronous phase of a task.
+	MaxSyncPause time.Duration
+	// WriteDiskRatio is SavepointWrite / DiskWrite (target >= 0.80).
+	WriteDiskRatio float64
+
+	// ResidentBeforeRestore is how many bytes of the savepoint were still in
+	// the page cache when the cold restore started; -1 if unknown.
+	ResidentBeforeRestore int64
+	// RestoreRead is MB/s restoring the whole state at RestoreParallelism
+	// with the savepoint's files evicted from the page cache (cold).
+	RestoreRead float64
+	// RestoreTime is the duration of the cold restore.
+	RestoreTime time.Duration
+	// RestoreDiskRatio is RestoreRead / DiskRead (target >= 0.80).
+	RestoreDiskRatio float64
+	// WarmRestoreRead is MB/s of a second restore, with the savepoint's files
+	// in the page cache; for information.
+	WarmRestoreRead float64
+	// WarmRestoreTime is the duration of the warm restore.
+	WarmRestoreTime time.Duration
+
+	// BytesPerSubtask is the bytes each new subtask reads at
+	// RestoreParallelism, through the format's range reads.
+	BytesPerSubtask []int64
+	// FilesTotal is the sum of BytesPerSubtask.
+	FilesTotal int64
 }
 
 // keySource emits keys 0..n-1 (interleaved across subtasks) once, then idles
@@ -129,43 +197,106 @@ func (discardSink[T]) Write(T) error { return nil }
 func (discardSink[T]) Flush() error  { return nil }
 func (discardSink[T]) Close() error  { return nil }
 
-// diskSpeed writes size bytes sequentially, fdatasyncs, and reads them back.
-func diskSpeed(dir string, size int64) (write, read float64, err error) {
+// diskSpeed measures the disk with a probe file of size bytes in dir: it
+// writes the file sequentially in 1 MiB writes and fdatasyncs it (write
+// speed), evicts it from the page cache and reads it back sequentially (cold
+// read speed, the disk's), then reads it again (warm read speed, the page
+// cache's).
+func diskSpeed(dir string, size int64) (p DiskProbe, err error) {
+	const chunk = 1 << 20
+	size = (size + chunk - 1) / chunk * chunk
+	p.Bytes = size
 	path := filepath.Join(dir, "disk-probe")
 	defer os.Remove(path)
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, 0, err
+		return p, err
 	}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, chunk)
 	for i := range buf {
 		buf[i] = byte(i * 131)
 	}
 	start := time.Now()
-	for n := int64(0); n < size; n += int64(len(buf)) {
+	for n := int64(0); n < size; n += chunk {
 		if _, err := f.Write(buf); err != nil {
 			f.Close()
-			return 0, 0, err
+			return p, err
 		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return 0, 0, err
+		return p, err
 	}
-	write = float64(size) / 1e6 / time.Since(start).Seconds()
-	f.Close()
-	f, err = os.Open(path)
+	p.Write = mbps(size, time.Since(start))
+	err = evict(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return 0, 0, err
+		return p, err
+	}
+	if p.ResidentAfterEvict, err = residentBytes(path); err != nil {
+		return p, err
+	}
+	if p.ColdRead, err = readSpeed(path, buf); err != nil {
+		return p, err
+	}
+	if p.WarmRead, err = readSpeed(path, buf); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// readSpeed reads the file at path sequentially through buf and returns the
+// MB/s.
+func readSpeed(path string, buf []byte) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
-	start = time.Now()
-	n, err := io.CopyBuffer(io.Discard, f, buf)
+	start := time.Now()
+	n, err := io.CopyBuffer(io.Discard, onlyReader{f}, buf)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	read = float64(n) / 1e6 / time.Since(start).Seconds()
-	return write, read, nil
+	return mbps(n, time.Since(start)), nil
+}
+
+// onlyReader hides *os.File's WriterTo so that io.CopyBuffer reads through
+// the given buffer.
+type onlyReader struct{ io.Reader }
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+// evictDir evicts every regular file under dir from the page cache and
+// returns how many of their bytes are still cached afterwards (-1 if
+// unknown).
+func evictDir(dir string) (resident int64, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = evict(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("evict %s: %w", path, err)
+		}
+		n, err := residentBytes(path)
+		if err != nil || n < 0 || resident < 0 {
+			resident = -1
+			return err
+		}
+		resident += n
+		return nil
+	})
+	return resident, err
 }
 
 func dirBytes(dir string) int64 {
@@ -179,9 +310,23 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-// State measures savepoint write and restore of a large keyed state.
+// State measures savepoint write and restore of a large keyed state against
+// the disk's own speed, measured twice in the same run (before the job and
+// after the restores) because the disk's speed varies.
 func State(o StateOptions) (*StateResult, error) {
 	r := &StateResult{SnapshotParallel: o.Parallelism, RestoreParallel: o.RestoreParallelism, KeysWritten: o.Keys, ValueBytesPerKey: o.ValueBytes}
+	minProbe := o.MinProbeBytes
+	if minProbe <= 0 {
+		minProbe = 256 << 20
+	}
+	// First probe: the expected state size (value plus ~24 bytes of key and
+	// framing per entry), at least minProbe, at most 1 GiB so that a large
+	// state does not double the run's disk use before it starts.
+	var err error
+	if r.DiskBefore, err = diskSpeed(o.Dir, max(minProbe, min(o.Keys*int64(o.ValueBytes+24), 1<<30))); err != nil {
+		return nil, err
+	}
+
 	var wg sync.WaitGroup
 	wg.Add(int(o.Keys))
 	env := weir.NewEnvironment(weir.WithParallelism(o.Parallelism), weir.WithSavepointDir(o.Dir))
@@ -200,7 +345,7 @@ func State(o StateOptions) (*StateResult, error) {
 	r.MaxSyncPause = job.LastSnapshot().MaxSyncPause
 	r.SavepointDirBytes = dirBytes(path)
 	r.StateBytes = r.SavepointDirBytes
-	r.SavepointWrite = float64(r.StateBytes) / 1e6 / r.SavepointTime.Seconds()
+	r.SavepointWrite = mbps(r.StateBytes, r.SavepointTime)
 
 	// Bytes read per new subtask, through the format's range reads.
 	s, err := format.Open(path)
@@ -222,39 +367,83 @@ func State(o StateOptions) (*StateResult, error) {
 		r.FilesTotal += int64(st.Bytes)
 	}
 
-	// Restore: engine start (which loads the state) at the new parallelism.
-	var wg2 sync.WaitGroup
-	env2 := weir.NewEnvironment(weir.WithParallelism(o.RestoreParallelism), weir.FromSavepoint(path))
-	buildStateJob(env2, 0, o.ValueBytes, &wg2)
-	start = time.Now()
-	job2, err := env2.ExecuteAsync(context.Background(), "state-bench-restore")
-	if err != nil {
+	// Cold restore: the savepoint's files are evicted from the page cache so
+	// that the restore reads them from the disk.
+	if r.ResidentBeforeRestore, err = evictDir(path); err != nil {
 		return nil, err
 	}
-	r.RestoreTime = time.Since(start)
-	job2.Cancel()
-	_ = job2.Wait()
-	r.RestoreRead = float64(r.StateBytes) / 1e6 / r.RestoreTime.Seconds()
+	if r.RestoreTime, err = restore(path, o); err != nil {
+		return nil, err
+	}
+	r.RestoreRead = mbps(r.StateBytes, r.RestoreTime)
+	// Warm restore: the cold one left the files in the page cache.
+	if r.WarmRestoreTime, err = restore(path, o); err != nil {
+		return nil, err
+	}
+	r.WarmRestoreRead = mbps(r.StateBytes, r.WarmRestoreTime)
 
-	if r.DiskWrite, r.DiskRead, err = diskSpeed(o.Dir, max(r.StateBytes, 256<<20)); err != nil {
+	if r.DiskAfter, err = diskSpeed(o.Dir, max(r.StateBytes, minProbe)); err != nil {
 		return nil, err
 	}
+	r.DiskWrite = (r.DiskBefore.Write + r.DiskAfter.Write) / 2
+	r.DiskRead = (r.DiskBefore.ColdRead + r.DiskAfter.ColdRead) / 2
+	r.DiskWarmRead = (r.DiskBefore.WarmRead + r.DiskAfter.WarmRead) / 2
 	r.WriteDiskRatio = r.SavepointWrite / r.DiskWrite
 	r.RestoreDiskRatio = r.RestoreRead / r.DiskRead
 	return r, nil
+}
+
+// restore times an engine start (which loads the state) from the savepoint
+// at path at o.RestoreParallelism.
+func restore(path string, o StateOptions) (time.Duration, error) {
+	runtime.GC() // leave the previous phase's garbage out of the timing
+	var wg sync.WaitGroup
+	env := weir.NewEnvironment(weir.WithParallelism(o.RestoreParallelism), weir.FromSavepoint(path))
+	buildStateJob(env, 0, o.ValueBytes, &wg)
+	start := time.Now()
+	job, err := env.ExecuteAsync(context.Background(), "state-bench-restore")
+	if err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	job.Cancel()
+	_ = job.Wait()
+	return d, nil
 }
 
 // PrintState writes the state benchmark's figures.
 func PrintState(w io.Writer, r *StateResult) {
 	fmt.Fprintf(w, "keyed state: %d keys x %d-byte values; savepoint data %d MB (p=%d), restored at p=%d\n",
 		r.KeysWritten, r.ValueBytesPerKey, r.StateBytes/1e6, r.SnapshotParallel, r.RestoreParallel)
-	fmt.Fprintf(w, "disk (same run): fdatasync'd sequential write %.0f MB/s, sequential read (page cache warm) %.0f MB/s\n", r.DiskWrite, r.DiskRead)
+	fmt.Fprintf(w, "disk (same run; probes of %d MB before the job, %d MB after the restores):\n",
+		r.DiskBefore.Bytes/1e6, r.DiskAfter.Bytes/1e6)
+	fmt.Fprintf(w, "  fdatasync'd sequential write: before %.0f, after %.0f, mean %.0f MB/s\n",
+		r.DiskBefore.Write, r.DiskAfter.Write, r.DiskWrite)
+	fmt.Fprintf(w, "  sequential read, page cache evicted (cold): before %.0f, after %.0f, mean %.0f MB/s%s\n",
+		r.DiskBefore.ColdRead, r.DiskAfter.ColdRead, r.DiskRead, residentNote(r.DiskBefore.ResidentAfterEvict+max(r.DiskAfter.ResidentAfterEvict, 0)))
+	fmt.Fprintf(w, "  sequential read, page cache warm: before %.0f, after %.0f, mean %.0f MB/s (information)\n",
+		r.DiskBefore.WarmRead, r.DiskAfter.WarmRead, r.DiskWarmRead)
 	fmt.Fprintf(w, "savepoint write: %v, %.0f MB/s = %.2f x disk write (target >= 0.80)\n", r.SavepointTime.Round(time.Millisecond), r.SavepointWrite, r.WriteDiskRatio)
 	fmt.Fprintf(w, "longest synchronous pause of a task: %v (target <= 5ms)\n", r.MaxSyncPause.Round(time.Microsecond))
-	fmt.Fprintf(w, "restore (open + load into the heap backend): %v, %.0f MB/s = %.2f x disk read (target >= 0.80)\n", r.RestoreTime.Round(time.Millisecond), r.RestoreRead, r.RestoreDiskRatio)
+	fmt.Fprintf(w, "restore, cold (open + load into the heap backend): %v, %.0f MB/s = %.2f x disk cold read (target >= 0.80)%s\n",
+		r.RestoreTime.Round(time.Millisecond), r.RestoreRead, r.RestoreDiskRatio, residentNote(r.ResidentBeforeRestore))
+	fmt.Fprintf(w, "restore, warm (savepoint in the page cache): %v, %.0f MB/s (information)\n", r.WarmRestoreTime.Round(time.Millisecond), r.WarmRestoreRead)
 	fmt.Fprintf(w, "bytes read per subtask at p=%d:", r.RestoreParallel)
 	for _, b := range r.BytesPerSubtask {
 		fmt.Fprintf(w, " %.1f MB", float64(b)/1e6)
 	}
 	fmt.Fprintf(w, " (total %.1f MB of %.1f MB on disk)\n", float64(r.FilesTotal)/1e6, float64(r.StateBytes)/1e6)
+}
+
+// residentNote says how much was still cached after an eviction, or that
+// eviction is not available.
+func residentNote(resident int64) string {
+	switch {
+	case !canEvict || resident < 0:
+		return " [page cache eviction unavailable: reads may be warm]"
+	case resident == 0:
+		return ""
+	default:
+		return fmt.Sprintf(" [%.1f MB still cached after eviction]", float64(resident)/1e6)
+	}
 }

@@ -224,13 +224,15 @@ func (c *Coordinator) trigger(t Trigger) []Action {
 func (c *Coordinator) ack(a Ack) []Action {
 	p := c.current
 	if p == nil || p.id != a.Snapshot.Barrier.ID || p.phase != collecting {
-		return nil // late ack of an aborted snapshot
+		a.Snapshot.Release() // late ack of an aborted snapshot
+		return nil
 	}
 	who := a.Snapshot.TaskKey
 	if who == "" {
 		who = fmt.Sprintf("%s/%d", a.Snapshot.Task, a.Snapshot.Subtask)
 	}
 	if p.seen[who] {
+		a.Snapshot.Release()
 		return c.abort(fmt.Errorf("checkpoint %d: task %s acknowledged twice", p.id, who))
 	}
 	p.seen[who] = true
@@ -265,8 +267,16 @@ func (c *Coordinator) written(w Written) []Action {
 	return acts
 }
 
+// abort ends the current snapshot. While acknowledgements are being
+// collected, it releases the state they hold; once they have been handed to
+// a Write, the writer releases them.
 func (c *Coordinator) abort(reason error) []Action {
 	p := c.current
 	c.current = nil
+	if p.phase == collecting {
+		for _, s := range p.acks {
+			s.Release()
+		}
+	}
 	return []Action{Aborted{ID: p.id, Kind: p.trigger.Kind, Reason: reason, Request: p.trigger.Request}}
 }

@@ -43,12 +43,15 @@ type Barrier struct {
 	Drain bool
 }
 
-// KeyedState is one keyed state of an operator subtask, encoded, in
-// (hash, key, namespace) order.
+// KeyedState is one keyed state of an operator subtask as it was at the
+// barrier.
 type KeyedState struct {
-	Name    string
-	Kind    backend.Kind
-	Entries []backend.Entry
+	Name string
+	Kind backend.Kind
+	// View holds the entries, to be read once, from any goroutine, in
+	// (hash, key, namespace) order. Whoever ends up with the snapshot must
+	// release it (TaskSnapshot.Release).
+	View backend.View
 	// KeySchema, NamespaceSchema and ValueSchema are the encoded serializer
 	// snapshots, if the table reports them (backend.SchemaReporter).
 	KeySchema, NamespaceSchema, ValueSchema []byte
@@ -62,8 +65,9 @@ type OperatorList struct {
 }
 
 // OperatorSnapshot is the state of one operator subtask at a barrier,
-// captured synchronously on the task goroutine: it shares no memory with the
-// live state, so it can be written while processing goes on.
+// captured synchronously on the task goroutine. Operator lists are copies;
+// keyed state is a View of each table, which the snapshot's writer reads
+// while processing goes on.
 type OperatorSnapshot struct {
 	Node        *Node
 	Subtask     int
@@ -91,7 +95,20 @@ type TaskSnapshot struct {
 	SyncDuration time.Duration
 }
 
-// capture snapshots every operator of the chain.
+// Release releases the views of the snapshot's keyed state. It is safe to
+// call more than once.
+func (ts TaskSnapshot) Release() {
+	for _, os := range ts.Operators {
+		for _, k := range os.Keyed {
+			if k.View != nil {
+				k.View.Release()
+			}
+		}
+	}
+}
+
+// capture snapshots every operator of the chain. Keyed state is captured as
+// views, in time proportional to the number of shards, not of entries.
 func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 	start := time.Now()
 	ts := TaskSnapshot{Barrier: b, Task: t.name, Subtask: t.subtask}
@@ -101,6 +118,7 @@ func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 	for _, op := range t.ops {
 		if op.inst.BeforeSnapshot != nil {
 			if err := op.inst.BeforeSnapshot(); err != nil {
+				ts.Release()
 				return ts, fmt.Errorf("%s: preparing snapshot %d: %w", op.node.Name, b.ID, err)
 			}
 		}
@@ -111,32 +129,7 @@ func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 				if sr, ok := tab.(backend.SchemaReporter); ok {
 					ks.KeySchema, ks.NamespaceSchema, ks.ValueSchema = sr.Schemas()
 				}
-				// Entries are copied into one arena per table: a few large
-				// allocations instead of three small ones per entry.
-				type offsets struct {
-					hash       uint64
-					k, n, v, e int
-				}
-				var arena []byte
-				var offs []offsets
-				err := tab.Entries(keyspace.Full, func(e backend.Entry) error {
-					o := offsets{hash: e.Hash, k: len(arena)}
-					arena = append(arena, e.Key...)
-					o.n = len(arena)
-					arena = append(arena, e.Namespace...)
-					o.v = len(arena)
-					arena = append(arena, e.Value...)
-					o.e = len(arena)
-					offs = append(offs, o)
-					return nil
-				})
-				if err != nil {
-					return ts, fmt.Errorf("%s: state %q: %w", op.node.Name, tab.Name(), err)
-				}
-				ks.Entries = make([]backend.Entry, len(offs))
-				for i, o := range offs {
-					ks.Entries[i] = backend.Entry{Hash: o.hash, Key: arena[o.k:o.n:o.n], Namespace: arena[o.n:o.v:o.v], Value: arena[o.v:o.e:o.e]}
-				}
+				ks.View = tab.Capture()
 				s.Keyed = append(s.Keyed, ks)
 			}
 		}
@@ -159,6 +152,8 @@ func (t *task) onBarrier(b Barrier) {
 	}
 	if cb := t.job.opts.OnSnapshot; cb != nil {
 		cb(snap)
+	} else {
+		snap.Release()
 	}
 	for _, w := range t.writers {
 		w.barrier(b)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weirstream/weir/internal/keyspace"
@@ -46,7 +49,9 @@ type Options struct {
 	// goroutine: it must hand the snapshot off and return quickly.
 	OnSnapshot func(TaskSnapshot)
 	// Restore, if set, is the snapshot the job starts from. Operators the
-	// snapshot has no state for start empty.
+	// snapshot has no state for start empty. The subtasks' keyed state is
+	// loaded in parallel: Keyed and KeyedSchemas are called from several
+	// goroutines at once and must be safe for concurrent use.
 	Restore RestoreSource
 }
 
@@ -68,6 +73,9 @@ type job struct {
 	done  <-chan struct{}
 	pools map[*Edge]*sync.Pool
 	plan  *Plan
+	// pending are the keyed restores instantiate deferred; build runs them
+	// in parallel once every task is built.
+	pending []keyedRestore
 }
 
 func (j *job) now() int64 { return j.opts.Clock.Now().UnixMilli() }
@@ -334,7 +342,13 @@ func (j *job) build() ([]*task, error) {
 			continue
 		}
 		for _, t := range taskOf[n] {
+			first := len(j.pending)
 			inst, err := j.instantiate(t, n, chans)
+			// Errors name the chain's head, whichever operator of the
+			// chain failed.
+			for i := first; i < len(j.pending); i++ {
+				j.pending[i].head = n
+			}
 			if err != nil {
 				return fail(fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err))
 			}
@@ -372,7 +386,86 @@ func (j *job) build() ([]*task, error) {
 			}
 		}
 	}
+	if err := j.restorePending(); err != nil {
+		return fail(err)
+	}
 	return tasks, nil
+}
+
+// keyedRestore is the load of one operator subtask's keyed state, deferred
+// by instantiate so that the subtasks' loads run in parallel.
+type keyedRestore struct {
+	src  RestoreSource
+	head *Node // the head of the task's chain, which errors name
+	node *Node
+	inst *Instance
+	t    *task
+	r    keyspace.Range
+}
+
+// run loads the state, turning a panic into a *PanicError, and wraps an
+// error with the operator and subtask as a failure to create them.
+func (k *keyedRestore) run(logger *slog.Logger) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if f, ok := r.(failure); ok {
+				err = f.err
+			} else {
+				pe := &PanicError{Value: r, Stack: debug.Stack()}
+				logger.Debug("engine: restore panicked", "operator", k.node.Name, "subtask", k.t.subtask+1,
+					"panic", fmt.Sprint(r), "stack", string(pe.Stack))
+				err = pe
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("engine: creating %s (subtask %d/%d): %w", k.head.Name, k.t.subtask+1, k.t.parallelism, err)
+		}
+	}()
+	return restoreKeyed(k.src, k.node, k.inst, k.r)
+}
+
+// restorePending runs the pending keyed restores on up to GOMAXPROCS
+// goroutines and returns the first error. Each restore writes only its own
+// operator instance's state, which no other goroutine has seen yet, and the
+// RestoreSource is safe for concurrent use (see Options.Restore). Once a
+// restore has failed no new one starts; those under way are waited for:
+// restorePending returns only after every goroutine it started has exited.
+func (j *job) restorePending() error {
+	pending := j.pending
+	j.pending = nil
+	if len(pending) == 0 {
+		return nil
+	}
+	var (
+		next     atomic.Int64
+		failed   atomic.Bool
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	workers := min(runtime.GOMAXPROCS(0), len(pending))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(pending) {
+					return
+				}
+				if err := pending[i].run(j.opts.Logger); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // instantiate creates node n and, recursively, the nodes chained after it,
@@ -429,9 +522,10 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 		if err := restoreLists(n, inst, ctx.restored); err != nil {
 			return fail(err)
 		}
-		if err := restoreKeyed(src, n, inst, keyspace.RangeOf(t.subtask, t.parallelism)); err != nil {
-			return fail(err)
-		}
+		// The keyed state, the bulk of a snapshot, is loaded by build once
+		// every task is built, in parallel with the other subtasks'.
+		j.pending = append(j.pending, keyedRestore{src: src, node: n, inst: inst, t: t,
+			r: keyspace.RangeOf(t.subtask, t.parallelism)})
 	}
 	if inst.Finish != nil {
 		t.finishers = append(t.finishers, inst.Finish)

@@ -27,6 +27,13 @@ type RestoreSource interface {
 	KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte)
 }
 
+// KeyedCounter is implemented by restore sources that can tell about how
+// many entries of a keyed state lie in a hash range, so that tables can be
+// sized before they are restored.
+type KeyedCounter interface {
+	KeyedCount(id OperatorID, state string, r keyspace.Range) int
+}
+
 // RestoredList returns the elements of operator list state name that this
 // subtask restored, if the job started from a snapshot holding it.
 // Operators read it while they are created; a source takes its splits from
@@ -83,6 +90,11 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 			}
 			if err := checkSchemas(src, n, table); err != nil {
 				return err
+			}
+			if rs, ok := table.(backend.Reserver); ok {
+				if kc, ok := src.(KeyedCounter); ok {
+					rs.Reserve(kc.KeyedCount(n.ID, state, r), r)
+				}
 			}
 		}
 		return table.Restore(e)
@@ -141,7 +153,7 @@ type memOperator struct {
 }
 
 // NewMemorySnapshot assembles the snapshots every task reported for one
-// barrier.
+// barrier. It reads and releases their views.
 func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
 	m := &MemorySnapshot{ops: map[OperatorID]*memOperator{}}
 	for _, ts := range tasks {
@@ -152,7 +164,11 @@ func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
 				m.ops[os.Node.ID] = op
 			}
 			for _, k := range os.Keyed {
-				op.keyed[k.Name] = append(op.keyed[k.Name], k.Entries...)
+				es, err := readView(k.View)
+				if err != nil {
+					return nil, fmt.Errorf("engine: state %q of %s: %w", k.Name, os.Node.Name, err)
+				}
+				op.keyed[k.Name] = append(op.keyed[k.Name], es...)
 				op.schemas[k.Name] = [3][]byte{k.KeySchema, k.NamespaceSchema, k.ValueSchema}
 			}
 			for _, l := range os.Operator {
@@ -181,6 +197,53 @@ func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
 		}
 	}
 	return m, nil
+}
+
+// readView copies a view's entries into one arena and releases the view.
+func readView(v backend.View) ([]backend.Entry, error) {
+	if v == nil {
+		return nil, nil
+	}
+	defer v.Release()
+	type offsets struct {
+		hash       uint64
+		k, n, v, e int
+	}
+	var (
+		arena []byte
+		offs  []offsets
+	)
+	err := v.Entries(func(e backend.Entry) error {
+		o := offsets{hash: e.Hash, k: len(arena)}
+		arena = append(arena, e.Key...)
+		o.n = len(arena)
+		arena = append(arena, e.Namespace...)
+		o.v = len(arena)
+		arena = append(arena, e.Value...)
+		o.e = len(arena)
+		offs = append(offs, o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	es := make([]backend.Entry, len(offs))
+	for i, o := range offs {
+		es[i] = backend.Entry{Hash: o.hash, Key: arena[o.k:o.n:o.n], Namespace: arena[o.n:o.v:o.v], Value: arena[o.v:o.e:o.e]}
+	}
+	return es, nil
+}
+
+// KeyedCount implements KeyedCounter.
+func (m *MemorySnapshot) KeyedCount(id OperatorID, state string, r keyspace.Range) int {
+	op := m.ops[id]
+	if op == nil {
+		return 0
+	}
+	es := op.keyed[state]
+	lo := sort.Search(len(es), func(i int) bool { return es[i].Hash >= r.Lo })
+	hi := sort.Search(len(es), func(i int) bool { return es[i].Hash > r.Hi })
+	return hi - lo
 }
 
 // Has implements RestoreSource.

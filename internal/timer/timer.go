@@ -13,28 +13,48 @@ type Timer[K, N comparable] struct {
 }
 
 // Queue is a min-heap of timers without duplicates. Registration is tracked
-// in a set; deletion only leaves the set, and the heap drops entries that
+// in a Set; deletion only leaves the set, and the heap drops entries that
 // are no longer registered when they reach its top. Sifting therefore never
 // touches the set, which keeps Add and PopDue cheap.
 type Queue[K, N comparable] struct {
 	h   []Timer[K, N]
-	set map[Timer[K, N]]struct{}
+	set Set[K, N]
 }
 
-// NewQueue returns an empty queue.
+// Set is where a Queue registers its timers. The set, not the heap, is the
+// queue's state: a keyed state backend provides one so that timers are
+// snapshotted with the keyed state they belong to.
+type Set[K, N comparable] interface {
+	Has(Timer[K, N]) bool
+	Add(Timer[K, N])
+	Delete(Timer[K, N])
+	Len() int
+	// All calls fn for every timer in the set, in no particular order.
+	All(fn func(Timer[K, N]))
+}
+
+// NewQueue returns an empty queue that registers timers in a Go map.
 func NewQueue[K, N comparable]() *Queue[K, N] {
-	return &Queue[K, N]{set: map[Timer[K, N]]struct{}{}}
+	return &Queue[K, N]{set: mapSet[K, N]{}}
+}
+
+// UseSet makes q register its timers in s from now on. q must be empty.
+func (q *Queue[K, N]) UseSet(s Set[K, N]) {
+	if q.set.Len() > 0 || len(q.h) > 0 {
+		panic("timer: UseSet on a queue that holds timers")
+	}
+	q.set = s
 }
 
 // Len returns the number of registered timers.
-func (q *Queue[K, N]) Len() int { return len(q.set) }
+func (q *Queue[K, N]) Len() int { return q.set.Len() }
 
 // Add registers t; it reports false if t was already registered.
 func (q *Queue[K, N]) Add(t Timer[K, N]) bool {
-	if _, ok := q.set[t]; ok {
+	if q.set.Has(t) {
 		return false
 	}
-	q.set[t] = struct{}{}
+	q.set.Add(t)
 	q.h = append(q.h, t)
 	q.up(len(q.h) - 1)
 	return true
@@ -42,9 +62,9 @@ func (q *Queue[K, N]) Add(t Timer[K, N]) bool {
 
 // Delete unregisters t if registered.
 func (q *Queue[K, N]) Delete(t Timer[K, N]) {
-	delete(q.set, t)
+	q.set.Delete(t)
 	// Keep stale entries from piling up when most timers are deleted.
-	if len(q.h) > 64 && len(q.h) > 4*len(q.set) {
+	if len(q.h) > 64 && len(q.h) > 4*q.set.Len() {
 		q.compact()
 	}
 }
@@ -66,16 +86,12 @@ func (q *Queue[K, N]) PopDue(now int64) (Timer[K, N], bool) {
 		return Timer[K, N]{}, false
 	}
 	t := q.pop()
-	delete(q.set, t)
+	q.set.Delete(t)
 	return t, true
 }
 
 // All calls fn for every registered timer, in no particular order.
-func (q *Queue[K, N]) All(fn func(Timer[K, N])) {
-	for t := range q.set {
-		fn(t)
-	}
-}
+func (q *Queue[K, N]) All(fn func(Timer[K, N])) { q.set.All(fn) }
 
 // dropStale pops unregistered entries off the top of the heap. An entry is
 // stale if it is no longer registered, or if a copy of it is (after a
@@ -84,7 +100,7 @@ func (q *Queue[K, N]) All(fn func(Timer[K, N])) {
 // registered timer fires exactly once.
 func (q *Queue[K, N]) dropStale() {
 	for len(q.h) > 0 {
-		if _, ok := q.set[q.h[0]]; ok {
+		if q.set.Has(q.h[0]) {
 			return
 		}
 		q.pop()
@@ -106,9 +122,7 @@ func (q *Queue[K, N]) pop() Timer[K, N] {
 // compact rebuilds the heap from the registered timers.
 func (q *Queue[K, N]) compact() {
 	q.h = q.h[:0]
-	for t := range q.set {
-		q.h = append(q.h, t)
-	}
+	q.set.All(func(t Timer[K, N]) { q.h = append(q.h, t) })
 	for i := len(q.h)/2 - 1; i >= 0; i-- {
 		q.down(i)
 	}
@@ -143,5 +157,18 @@ func (q *Queue[K, N]) down(i int) {
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
+	}
+}
+
+// mapSet is the Set of a queue outside keyed state.
+type mapSet[K, N comparable] map[Timer[K, N]]struct{}
+
+func (s mapSet[K, N]) Has(t Timer[K, N]) bool { _, ok := s[t]; return ok }
+func (s mapSet[K, N]) Add(t Timer[K, N])      { s[t] = struct{}{} }
+func (s mapSet[K, N]) Delete(t Timer[K, N])   { delete(s, t) }
+func (s mapSet[K, N]) Len() int               { return len(s) }
+func (s mapSet[K, N]) All(fn func(Timer[K, N])) {
+	for t := range s {
+		fn(t)
 	}
 }

@@ -4,9 +4,11 @@ package hashmap
 // expired or not.
 func StoredElements[K, N comparable, V any](t *List[K, N, V]) int {
 	n := 0
-	for _, l := range t.m {
-		n += len(l)
-	}
+	t.st.shards(func(sh *shard[nsKey[K, N], []entry[V]]) {
+		for _, l := range sh.m {
+			n += len(l)
+		}
+	})
 	return n
 }
 
@@ -14,8 +16,17 @@ func StoredElements[K, N comparable, V any](t *List[K, N, V]) int {
 // or not.
 func StoredEntries[K, N, UK comparable, UV any](t *Map[K, N, UK, UV]) int {
 	n := 0
-	for _, m := range t.m {
-		n += len(m)
-	}
+	t.st.shards(func(sh *shard[nsKey[K, N], map[UK]entry[UV]]) {
+		for _, m := range sh.m {
+			n += len(m)
+		}
+	})
+	return n
+}
+
+// Shards returns the number of shards t's entries are spread over.
+func Shards[K, N comparable, V any](t *Value[K, N, V]) int {
+	n := 0
+	t.st.shards(func(*shard[nsKey[K, N], *entry[V]]) { n++ })
 	return n
 }

@@ -7,9 +7,7 @@
 package hashmap
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/keyspace"
@@ -19,12 +17,15 @@ import (
 // Backend holds the keyed state of one operator subtask whose keys have type
 // K.
 type Backend[K comparable] struct {
-	cur    K
-	hasher func(K) uint64
-	keySer serde.Serializer[K]
-	now    func() int64
-	tables []backend.Table
-	byName map[string]backend.Table
+	cur K
+	// curHash is the hash of cur, if hashed.
+	curHash uint64
+	hashed  bool
+	hasher  func(K) uint64
+	keySer  serde.Serializer[K]
+	now     func() int64
+	tables  []backend.Table
+	byName  map[string]backend.Table
 }
 
 // New returns an empty backend. hash must be the key type's stable hash and
@@ -34,7 +35,15 @@ func New[K comparable](keySer serde.Serializer[K], hash func(K) uint64, now func
 }
 
 // SetCurrentKey scopes every table of b to key k.
-func (b *Backend[K]) SetCurrentKey(k K) { b.cur = k }
+func (b *Backend[K]) SetCurrentKey(k K) { b.cur, b.hashed = k, false }
+
+// keyHash returns the stable hash of the current key, computed once per key.
+func (b *Backend[K]) keyHash() uint64 {
+	if !b.hashed {
+		b.curHash, b.hashed = b.hasher(b.cur), true
+	}
+	return b.curHash
+}
 
 // CurrentKey returns the key set last.
 func (b *Backend[K]) CurrentKey() K { return b.cur }
@@ -82,10 +91,10 @@ type entry[V any] struct {
 //
 // An expired entry is invisible at once, and its memory is reclaimed
 // incrementally: reading it deletes it, and every 64th write to the table
-// (Put, Slot, Add, Update) also examines 16 entries, starting at a random one
-// (Go randomizes where map iteration starts), and deletes those that expired:
-// whole values, single list elements and map entries, and lists and maps
-// left empty. Tables without TTL do none of this and never read the clock.
+// (Put, Slot, Add, Update) also examines 16 entries of one shard, taking the
+// table's shards in turn, and deletes those that expired: whole values,
+// single list elements and map entries, and lists and maps left empty.
+// Tables without TTL do none of this and never read the clock.
 type TTL struct {
 	// Millis is the lifetime in milliseconds; 0 disables TTL.
 	Millis int64
@@ -176,44 +185,25 @@ func errOr(err error, used, have int) error {
 	return fmt.Errorf("%d trailing bytes", have-used)
 }
 
-// sortedEntries encodes the given keys' entries in range r and calls fn in
-// (hash, key, namespace) order.
-func sortedEntries[K, N comparable](t *table[K, N], r keyspace.Range, keys []nsKey[K, N], value func(dst []byte, k nsKey[K, N]) ([]byte, bool), fn func(backend.Entry) error) error {
-	type item struct {
-		hash    uint64
-		key, ns []byte
-		k       nsKey[K, N]
-	}
-	items := make([]item, 0, len(keys))
-	for _, k := range keys {
-		h := t.b.hasher(k.k)
-		if !r.Contains(h) {
-			continue
+// partKey returns the partitioning key's hash of an entry key.
+func (t *table[K, N]) partHash(k nsKey[K, N]) uint64 { return t.b.hasher(k.k) }
+
+// beginEntry starts an entry of out for k: its hash, key and namespace.
+func (t *table[K, N]) beginEntry(out *encoded, k nsKey[K, N]) {
+	out.begin(t.b.hasher(k.k))
+	out.arena = t.b.keySer.Append(out.arena, k.k)
+	out.markKey()
+	out.arena = t.nsSer.Append(out.arena, k.n)
+	out.markNS()
+}
+
+// viewEntries calls fn for the entries of v in range r, and releases v.
+func viewEntries(v backend.View, r keyspace.Range, fn func(backend.Entry) error) error {
+	defer v.Release()
+	return v.Entries(func(e backend.Entry) error {
+		if !r.Contains(e.Hash) {
+			return nil
 		}
-		items = append(items, item{hash: h, key: t.b.keySer.Append(nil, k.k), ns: t.nsSer.Append(nil, k.n), k: k})
-	}
-	slices.SortFunc(items, func(a, b item) int {
-		if a.hash != b.hash {
-			if a.hash < b.hash {
-				return -1
-			}
-			return 1
-		}
-		if c := bytes.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ns, b.ns)
+		return fn(e)
 	})
-	var buf []byte
-	for _, it := range items {
-		var ok bool
-		buf, ok = value(buf[:0], it.k)
-		if !ok {
-			continue
-		}
-		if err := fn(backend.Entry{Hash: it.hash, Key: it.key, Namespace: it.ns, Value: buf}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

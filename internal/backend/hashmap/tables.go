@@ -1,9 +1,11 @@
 package hashmap
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/keyspace"
@@ -14,7 +16,7 @@ import (
 // behind pointers so that Slot can update a value with one map lookup.
 type Value[K, N comparable, V any] struct {
 	table[K, N]
-	m      map[nsKey[K, N]]*entry[V]
+	st     store[nsKey[K, N], *entry[V]]
 	valSer serde.Serializer[V]
 	slab   slab[V]
 }
@@ -31,14 +33,15 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]*entry[V]{}, valSer: valSer}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, valSer: valSer}
+	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
 
 // Get returns the value for the current key and namespace.
 func (t *Value[K, N, V]) Get() (V, bool) {
-	k := t.key()
-	e := t.m[k]
+	k, h := t.key(), t.b.keyHash()
+	e, _ := t.st.get(h, k)
 	if e == nil {
 		var zero V
 		return zero, false
@@ -46,11 +49,12 @@ func (t *Value[K, N, V]) Get() (V, bool) {
 	if e.exp != 0 {
 		now := t.b.now()
 		if expired(e.exp, now) {
-			t.remove(k, e)
+			t.remove(t.st.writable(h), k, e)
 			var zero V
 			return zero, false
 		}
 		if t.ttl.RefreshOnRead {
+			t.st.writable(h)
 			e.exp = t.expiresAt(now)
 		}
 	}
@@ -59,17 +63,8 @@ func (t *Value[K, N, V]) Get() (V, bool) {
 
 // Put sets the value for the current key and namespace.
 func (t *Value[K, N, V]) Put(v V) {
-	now := t.now()
-	if t.sweepDue() {
-		t.sweep(now)
-	}
-	k := t.key()
-	e := t.m[k]
-	if e == nil {
-		e = t.slab.get()
-		t.m[k] = e
-	}
-	e.v, e.exp = v, t.expiresAt(now)
+	p, _ := t.Slot()
+	*p = v
 }
 
 // Slot returns a pointer to the value of the current key and namespace,
@@ -77,22 +72,24 @@ func (t *Value[K, N, V]) Put(v V) {
 // Slot counts as a write: with TTL it starts a fresh lifetime for the entry,
 // so writing through the pointer right away needs no further call. The
 // pointer is valid until the next call on the table: the entry may then be
-// cleared, expire, and be reused for another key.
+// cleared, expire, be reused for another key, or be snapshotted.
 func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
 	now := t.now()
 	if t.sweepDue() {
 		t.sweep(now)
 	}
-	k := t.key()
-	e := t.m[k]
+	k, h := t.key(), t.b.keyHash()
+	sh := t.st.writable(h)
+	e := sh.m[k]
 	if e != nil && expired(e.exp, now) {
-		t.remove(k, e)
+		t.remove(sh, k, e)
 		e = nil
 	}
 	if e == nil {
 		e = t.slab.get()
 		e.exp = t.expiresAt(now)
-		t.m[k] = e
+		sh.m[k] = e
+		t.st.grown(sh)
 		return &e.v, true
 	}
 	e.exp = t.expiresAt(now)
@@ -101,10 +98,11 @@ func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
 
 // sweep deletes the expired entries among sweepSample of them.
 func (t *Value[K, N, V]) sweep(now int64) {
+	sh := t.st.sweepShard()
 	n := 0
-	for k, e := range t.m {
+	for k, e := range sh.m {
 		if expired(e.exp, now) {
-			t.remove(k, e)
+			t.remove(sh, k, e)
 		}
 		if n++; n == sweepSample {
 			return
@@ -114,35 +112,43 @@ func (t *Value[K, N, V]) sweep(now int64) {
 
 // Clear removes the value for the current key and namespace.
 func (t *Value[K, N, V]) Clear() {
-	k := t.key()
-	if e := t.m[k]; e != nil {
-		t.remove(k, e)
+	k, h := t.key(), t.b.keyHash()
+	if e, _ := t.st.get(h, k); e != nil {
+		t.remove(t.st.writable(h), k, e)
 	}
 }
 
-func (t *Value[K, N, V]) remove(k nsKey[K, N], e *entry[V]) {
-	delete(t.m, k)
+// remove deletes k from sh (writable) and recycles its entry.
+func (t *Value[K, N, V]) remove(sh *shard[nsKey[K, N], *entry[V]], k nsKey[K, N], e *entry[V]) {
+	delete(sh.m, k)
 	t.slab.put(e)
 }
 
 // Len implements backend.Table. It counts entries held in memory, including
 // expired ones not reclaimed yet (see TTL).
-func (t *Value[K, N, V]) Len() int { return len(t.m) }
+func (t *Value[K, N, V]) Len() int { return t.st.len() }
+
+// Capture implements backend.Table.
+func (t *Value[K, N, V]) Capture() backend.View { return t.st.capture(t.now()) }
 
 // Entries implements backend.Table.
 func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
-	now := t.now()
-	keys := make([]nsKey[K, N], 0, len(t.m))
-	for k := range t.m {
-		keys = append(keys, k)
-	}
-	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
-		e := t.m[k]
+	return viewEntries(t.Capture(), r, fn)
+}
+
+// Reserve implements backend.Reserver.
+func (t *Value[K, N, V]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
+
+// encode encodes a shard's live entries; it may run on any goroutine.
+func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now int64) {
+	for k, e := range m {
 		if expired(e.exp, now) {
-			return dst, false
+			continue
 		}
-		return t.valSer.Append(dst, e.v), true
-	}, fn)
+		t.beginEntry(out, k)
+		out.arena = t.valSer.Append(out.arena, e.v)
+		out.markValue()
+	}
 }
 
 // slab hands out entries from chunks and recycles cleared ones, so that
@@ -177,7 +183,7 @@ func (s *slab[V]) put(e *entry[V]) {
 // List is a table holding a list per (key, namespace).
 type List[K, N comparable, V any] struct {
 	table[K, N]
-	m      map[nsKey[K, N]][]entry[V]
+	st     store[nsKey[K, N], []entry[V]]
 	valSer serde.Serializer[V]
 }
 
@@ -186,7 +192,8 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]][]entry[V]{}, valSer: valSer}
+	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl}, valSer: valSer}
+	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
 
@@ -195,9 +202,15 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 // it.
 func (t *List[K, N, V]) All() iter.Seq[V] {
 	return func(yield func(V) bool) {
-		l := t.m[t.key()]
+		k, h := t.key(), t.b.keyHash()
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
+		var l []entry[V]
+		if refresh {
+			l = t.st.writable(h).m[k]
+		} else {
+			l, _ = t.st.get(h, k)
+		}
 		for i := range l {
 			e := &l[i]
 			if expired(e.exp, now) {
@@ -215,7 +228,7 @@ func (t *List[K, N, V]) All() iter.Seq[V] {
 
 // Len implements backend.Table. It counts entries held in memory, including
 // expired ones not reclaimed yet (see TTL).
-func (t *List[K, N, V]) Len() int { return len(t.m) }
+func (t *List[K, N, V]) Len() int { return t.st.len() }
 
 // Add appends v to the current list.
 func (t *List[K, N, V]) Add(v V) {
@@ -224,7 +237,12 @@ func (t *List[K, N, V]) Add(v V) {
 		t.sweep(now)
 	}
 	k := t.key()
-	t.m[k] = append(t.m[k], entry[V]{v: v, exp: t.expiresAt(now)})
+	sh := t.st.writable(t.b.keyHash())
+	l, ok := sh.m[k]
+	sh.m[k] = append(l, entry[V]{v: v, exp: t.expiresAt(now)})
+	if !ok {
+		t.st.grown(sh)
+	}
 }
 
 // Update replaces the current list with vs; an empty vs clears it.
@@ -242,18 +260,25 @@ func (t *List[K, N, V]) Update(vs []V) {
 	for i, v := range vs {
 		l[i] = entry[V]{v: v, exp: exp}
 	}
-	t.m[t.key()] = l
+	sh := t.st.writable(t.b.keyHash())
+	sh.m[t.key()] = l
+	t.st.grown(sh)
 }
 
 // Clear removes the current list.
-func (t *List[K, N, V]) Clear() { delete(t.m, t.key()) }
+func (t *List[K, N, V]) Clear() {
+	k, h := t.key(), t.b.keyHash()
+	if _, ok := t.st.get(h, k); ok {
+		delete(t.st.writable(h).m, k)
+	}
+}
 
 // IsEmpty reports whether the current list has no live element. Without TTL
 // it is one map lookup; with TTL it checks expiry (deleting the list if every
 // element has expired) and does not count as reading an element.
 func (t *List[K, N, V]) IsEmpty() bool {
-	k := t.key()
-	l := t.m[k]
+	k, h := t.key(), t.b.keyHash()
+	l, _ := t.st.get(h, k)
 	if t.ttl.Millis == 0 || len(l) == 0 {
 		return len(l) == 0
 	}
@@ -263,7 +288,7 @@ func (t *List[K, N, V]) IsEmpty() bool {
 			return false
 		}
 	}
-	delete(t.m, k)
+	delete(t.st.writable(h).m, k)
 	return true
 }
 
@@ -273,8 +298,9 @@ func (t *List[K, N, V]) Empty() bool { return t.IsEmpty() }
 // sweep drops the expired elements of sweepSample lists, and the lists left
 // empty.
 func (t *List[K, N, V]) sweep(now int64) {
+	sh := t.st.sweepShard()
 	n := 0
-	for k, l := range t.m {
+	for k, l := range sh.m {
 		live := 0
 		for i := range l {
 			if !expired(l[i].exp, now) {
@@ -283,7 +309,7 @@ func (t *List[K, N, V]) sweep(now int64) {
 		}
 		switch {
 		case live == 0:
-			delete(t.m, k)
+			delete(sh.m, k)
 		case live < len(l):
 			// A new slice rather than compacting in place: an All
 			// iterator may still be walking the old one.
@@ -293,7 +319,7 @@ func (t *List[K, N, V]) sweep(now int64) {
 					kept = append(kept, e)
 				}
 			}
-			t.m[k] = kept
+			sh.m[k] = kept
 		}
 		if n++; n == sweepSample {
 			return
@@ -301,36 +327,45 @@ func (t *List[K, N, V]) sweep(now int64) {
 	}
 }
 
+// Capture implements backend.Table.
+func (t *List[K, N, V]) Capture() backend.View { return t.st.capture(t.now()) }
+
 // Entries implements backend.Table. The value is a uvarint count followed
 // by the elements.
 func (t *List[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
-	now := t.now()
-	keys := make([]nsKey[K, N], 0, len(t.m))
-	for k := range t.m {
-		keys = append(keys, k)
-	}
-	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
-		var live []V
-		for _, e := range t.m[k] {
-			if !expired(e.exp, now) {
-				live = append(live, e.v)
+	return viewEntries(t.Capture(), r, fn)
+}
+
+// Reserve implements backend.Reserver.
+func (t *List[K, N, V]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
+
+// encode encodes a shard's live lists; it may run on any goroutine.
+func (t *List[K, N, V]) encode(out *encoded, m map[nsKey[K, N]][]entry[V], now int64) {
+	for k, l := range m {
+		live := 0
+		for i := range l {
+			if !expired(l[i].exp, now) {
+				live++
 			}
 		}
-		if len(live) == 0 {
-			return dst, false
+		if live == 0 {
+			continue
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(live)))
-		for _, v := range live {
-			dst = t.valSer.Append(dst, v)
+		t.beginEntry(out, k)
+		out.arena = binary.AppendUvarint(out.arena, uint64(live))
+		for i := range l {
+			if !expired(l[i].exp, now) {
+				out.arena = t.valSer.Append(out.arena, l[i].v)
+			}
 		}
-		return dst, true
-	}, fn)
+		out.markValue()
+	}
 }
 
 // Map is a table holding a map from UK to UV per (key, namespace).
 type Map[K, N, UK comparable, UV any] struct {
 	table[K, N]
-	m     map[nsKey[K, N]]map[UK]entry[UV]
+	st    store[nsKey[K, N], map[UK]entry[UV]]
 	ukSer serde.Serializer[UK]
 	uvSer serde.Serializer[UV]
 }
@@ -340,14 +375,15 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl}, m: map[nsKey[K, N]]map[UK]entry[UV]{}, ukSer: ukSer, uvSer: uvSer}
+	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl}, ukSer: ukSer, uvSer: uvSer}
+	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
 
 // Get returns the value under uk in the current map.
 func (t *Map[K, N, UK, UV]) Get(uk UK) (UV, bool) {
-	k := t.key()
-	m := t.m[k]
+	k, h := t.key(), t.b.keyHash()
+	m, _ := t.st.get(h, k)
 	e, ok := m[uk]
 	if !ok {
 		var zero UV
@@ -356,14 +392,16 @@ func (t *Map[K, N, UK, UV]) Get(uk UK) (UV, bool) {
 	if e.exp != 0 {
 		now := t.b.now()
 		if expired(e.exp, now) {
+			sh := t.st.writable(h)
 			delete(m, uk)
 			if len(m) == 0 {
-				delete(t.m, k)
+				delete(sh.m, k)
 			}
 			var zero UV
 			return zero, false
 		}
 		if t.ttl.RefreshOnRead {
+			t.st.writable(h)
 			e.exp = t.expiresAt(now)
 			m[uk] = e
 		}
@@ -378,10 +416,12 @@ func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
 		t.sweep(now)
 	}
 	k := t.key()
-	m := t.m[k]
+	sh := t.st.writable(t.b.keyHash())
+	m := sh.m[k]
 	if m == nil {
 		m = map[UK]entry[UV]{}
-		t.m[k] = m
+		sh.m[k] = m
+		t.st.grown(sh)
 	}
 	m[uk] = entry[UV]{v: uv, exp: t.expiresAt(now)}
 }
@@ -389,8 +429,9 @@ func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
 // sweep drops expired entries among sweepSample entries of each of
 // sweepSample maps, and the maps left empty.
 func (t *Map[K, N, UK, UV]) sweep(now int64) {
+	sh := t.st.sweepShard()
 	n := 0
-	for k, m := range t.m {
+	for k, m := range sh.m {
 		i := 0
 		for uk, e := range m {
 			if expired(e.exp, now) {
@@ -401,7 +442,7 @@ func (t *Map[K, N, UK, UV]) sweep(now int64) {
 			}
 		}
 		if len(m) == 0 {
-			delete(t.m, k)
+			delete(sh.m, k)
 		}
 		if n++; n == sweepSample {
 			return
@@ -411,11 +452,15 @@ func (t *Map[K, N, UK, UV]) sweep(now int64) {
 
 // Remove deletes uk from the current map.
 func (t *Map[K, N, UK, UV]) Remove(uk UK) {
-	k := t.key()
-	m := t.m[k]
+	k, h := t.key(), t.b.keyHash()
+	m, _ := t.st.get(h, k)
+	if _, ok := m[uk]; !ok {
+		return
+	}
+	sh := t.st.writable(h)
 	delete(m, uk)
 	if len(m) == 0 {
-		delete(t.m, k)
+		delete(sh.m, k)
 	}
 }
 
@@ -423,9 +468,15 @@ func (t *Map[K, N, UK, UV]) Remove(uk UK) {
 // RefreshOnRead, yielding an entry counts as reading it.
 func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 	return func(yield func(UK, UV) bool) {
-		m := t.m[t.key()]
+		k, h := t.key(), t.b.keyHash()
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
+		var m map[UK]entry[UV]
+		if refresh {
+			m = t.st.writable(h).m[k]
+		} else {
+			m, _ = t.st.get(h, k)
+		}
 		for uk, e := range m {
 			if expired(e.exp, now) {
 				continue
@@ -442,38 +493,60 @@ func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 }
 
 // Clear removes the current map.
-func (t *Map[K, N, UK, UV]) Clear() { delete(t.m, t.key()) }
+func (t *Map[K, N, UK, UV]) Clear() {
+	k, h := t.key(), t.b.keyHash()
+	if _, ok := t.st.get(h, k); ok {
+		delete(t.st.writable(h).m, k)
+	}
+}
 
 // Len implements backend.Table. It counts entries held in memory, including
 // expired ones not reclaimed yet (see TTL).
-func (t *Map[K, N, UK, UV]) Len() int { return len(t.m) }
+func (t *Map[K, N, UK, UV]) Len() int { return t.st.len() }
+
+// Capture implements backend.Table.
+func (t *Map[K, N, UK, UV]) Capture() backend.View { return t.st.capture(t.now()) }
 
 // Entries implements backend.Table. The value is a uvarint count followed
 // by (user key, user value) pairs sorted by encoded user key.
 func (t *Map[K, N, UK, UV]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
-	now := t.now()
-	keys := make([]nsKey[K, N], 0, len(t.m))
-	for k := range t.m {
-		keys = append(keys, k)
-	}
-	return sortedEntries(&t.table, r, keys, func(dst []byte, k nsKey[K, N]) ([]byte, bool) {
-		type kv struct{ k, v []byte }
-		var kvs []kv
-		for uk, e := range t.m[k] {
-			if !expired(e.exp, now) {
-				kvs = append(kvs, kv{t.ukSer.Append(nil, uk), t.uvSer.Append(nil, e.v)})
+	return viewEntries(t.Capture(), r, fn)
+}
+
+// Reserve implements backend.Reserver.
+func (t *Map[K, N, UK, UV]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
+
+// encode encodes a shard's live maps; it may run on any goroutine.
+func (t *Map[K, N, UK, UV]) encode(out *encoded, m map[nsKey[K, N]]map[UK]entry[UV], now int64) {
+	type kv struct{ k, v, end int } // offsets in buf
+	var (
+		buf []byte
+		kvs []kv
+	)
+	for k, um := range m {
+		buf, kvs = buf[:0], kvs[:0]
+		for uk, e := range um {
+			if expired(e.exp, now) {
+				continue
 			}
+			x := kv{k: len(buf)}
+			buf = t.ukSer.Append(buf, uk)
+			x.v = len(buf)
+			buf = t.uvSer.Append(buf, e.v)
+			x.end = len(buf)
+			kvs = append(kvs, x)
 		}
 		if len(kvs) == 0 {
-			return dst, false
+			continue
 		}
-		sortKVs(kvs, func(a kv) []byte { return a.k })
-		dst = binary.AppendUvarint(dst, uint64(len(kvs)))
-		for _, e := range kvs {
-			dst = append(append(dst, e.k...), e.v...)
+		slices.SortFunc(kvs, func(a, b kv) int { return bytes.Compare(buf[a.k:a.v], buf[b.k:b.v]) })
+		t.beginEntry(out, k)
+		out.arena = binary.AppendUvarint(out.arena, uint64(len(kvs)))
+		for _, x := range kvs {
+			out.arena = append(out.arena, buf[x.k:x.end]...)
 		}
-		return dst, true
-	}, fn)
+		out.markValue()
+	}
 }
 
 // Restore implements backend.Table.
@@ -488,7 +561,9 @@ func (t *Value[K, N, V]) Restore(e backend.Entry) error {
 	}
 	p := t.slab.get()
 	p.v, p.exp = v, t.expiresAt(t.now())
-	t.m[k] = p
+	sh := t.st.writable(e.Hash)
+	sh.m[k] = p
+	t.st.grown(sh)
 	return nil
 }
 
@@ -515,7 +590,9 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error {
 	if off != len(e.Value) {
 		return fmt.Errorf("state %q: %d trailing bytes after list", t.name, len(e.Value)-off)
 	}
-	t.m[k] = append(t.m[k], l...)
+	sh := t.st.writable(e.Hash)
+	sh.m[k] = append(sh.m[k], l...)
+	t.st.grown(sh)
 	return nil
 }
 
@@ -529,10 +606,12 @@ func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
 	if off <= 0 || cnt > uint64(len(e.Value)) {
 		return fmt.Errorf("state %q: undecodable map length in %x", t.name, e.Value)
 	}
-	m := t.m[k]
+	sh := t.st.writable(e.Hash)
+	m := sh.m[k]
 	if m == nil {
 		m = make(map[UK]entry[UV], cnt)
-		t.m[k] = m
+		sh.m[k] = m
+		t.st.grown(sh)
 	}
 	exp := t.expiresAt(t.now())
 	for i := uint64(0); i < cnt; i++ {

@@ -1,10 +1,8 @@
 package hashmap
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/keyspace"
@@ -12,20 +10,28 @@ import (
 	"github.com/weirstream/weir/serde"
 )
 
-// Timers is the table view of a timer queue, so that timers are snapshotted
-// with the keyed state they belong to (and by the same hash ranges).
+// Timers is the table view of a timer queue: it is the queue's set of
+// registered timers, kept in shards by key hash like every table, so that
+// timers are snapshotted with the keyed state they belong to (and by the
+// same hash ranges).
 type Timers[K, N comparable] struct {
 	b     *Backend[K]
 	name  string
 	q     *timer.Queue[K, N]
 	nsSer serde.Serializer[N]
+	st    store[timer.Timer[K, N], struct{}]
 }
 
-// NewTimers registers q as the timer table named name ("timers/event",
-// say).
+// NewTimers registers q, which must be empty, as the timer table named name
+// ("timers/event", say): q keeps its registered timers in the table.
 func NewTimers[K, N comparable](b *Backend[K], name string, q *timer.Queue[K, N], nsSer serde.Serializer[N]) (*Timers[K, N], error) {
 	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer}
-	return t, b.register(t)
+	t.st = newStore(func(tm timer.Timer[K, N]) uint64 { return b.hasher(tm.Key) }, t.encode)
+	if err := b.register(t); err != nil {
+		return nil, err
+	}
+	q.UseSet(t)
+	return t, nil
 }
 
 // Name implements backend.Table.
@@ -34,46 +40,62 @@ func (t *Timers[K, N]) Name() string { return t.name }
 // Kind implements backend.Table.
 func (t *Timers[K, N]) Kind() backend.Kind { return backend.KindTimers }
 
-// Len implements backend.Table.
-func (t *Timers[K, N]) Len() int { return t.q.Len() }
+// Len implements backend.Table and timer.Set.
+func (t *Timers[K, N]) Len() int { return t.st.len() }
+
+// Has implements timer.Set.
+func (t *Timers[K, N]) Has(tm timer.Timer[K, N]) bool {
+	_, ok := t.st.get(t.b.hasher(tm.Key), tm)
+	return ok
+}
+
+// Add implements timer.Set.
+func (t *Timers[K, N]) Add(tm timer.Timer[K, N]) {
+	sh := t.st.writable(t.b.hasher(tm.Key))
+	sh.m[tm] = struct{}{}
+	t.st.grown(sh)
+}
+
+// Delete implements timer.Set.
+func (t *Timers[K, N]) Delete(tm timer.Timer[K, N]) {
+	h := t.b.hasher(tm.Key)
+	if _, ok := t.st.get(h, tm); ok {
+		delete(t.st.writable(h).m, tm)
+	}
+}
+
+// All implements timer.Set.
+func (t *Timers[K, N]) All(fn func(timer.Timer[K, N])) {
+	t.st.shards(func(sh *shard[timer.Timer[K, N], struct{}]) {
+		for tm := range sh.m {
+			fn(tm)
+		}
+	})
+}
+
+// Capture implements backend.Table.
+func (t *Timers[K, N]) Capture() backend.View { return t.st.capture(0) }
 
 // Entries implements backend.Table. Each timer is one entry whose value is
 // its timestamp, 8 bytes big-endian.
 func (t *Timers[K, N]) Entries(r keyspace.Range, fn func(backend.Entry) error) error {
-	var es []backend.Entry
-	t.q.All(func(tm timer.Timer[K, N]) {
-		h := t.b.hasher(tm.Key)
-		if !r.Contains(h) {
-			return
-		}
-		es = append(es, backend.Entry{
-			Hash:      h,
-			Key:       t.b.keySer.Append(nil, tm.Key),
-			Namespace: t.nsSer.Append(nil, tm.NS),
-			Value:     binary.BigEndian.AppendUint64(nil, uint64(tm.TS)),
-		})
-	})
-	slices.SortFunc(es, func(a, b backend.Entry) int {
-		if a.Hash != b.Hash {
-			if a.Hash < b.Hash {
-				return -1
-			}
-			return 1
-		}
-		if c := bytes.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		if c := bytes.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.Value, b.Value)
-	})
-	for _, e := range es {
-		if err := fn(e); err != nil {
-			return err
-		}
+	return viewEntries(t.Capture(), r, fn)
+}
+
+// Reserve implements backend.Reserver.
+func (t *Timers[K, N]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
+
+// encode encodes a shard's timers; it may run on any goroutine.
+func (t *Timers[K, N]) encode(out *encoded, m map[timer.Timer[K, N]]struct{}, _ int64) {
+	for tm := range m {
+		out.begin(t.b.hasher(tm.Key))
+		out.arena = t.b.keySer.Append(out.arena, tm.Key)
+		out.markKey()
+		out.arena = t.nsSer.Append(out.arena, tm.NS)
+		out.markNS()
+		out.arena = binary.BigEndian.AppendUint64(out.arena, uint64(tm.TS))
+		out.markValue()
 	}
-	return nil
 }
 
 // Restore implements backend.Table.

@@ -112,6 +112,11 @@ func (s *Snapshot) Stats() ReadStats {
 	return ReadStats{Bytes: s.bytesRead.Load(), Blocks: s.blocksRead.Load(), Entries: s.entriesRead.Load()}
 }
 
+// decoder returns the snapshot's zstd decoder, created by the first read
+// that needs it. Concurrent reads share it: DecodeAll is safe for
+// concurrent use (up to GOMAXPROCS calls decode at once, the others wait).
+// It is used with DecodeAll only; streaming decodes (Reset, Read) would not
+// be safe to share.
 func (s *Snapshot) decoder() (*zstd.Decoder, error) {
 	s.decOnce.Do(func() {
 		s.dec, s.decErr = zstd.NewReader(nil,
@@ -129,6 +134,15 @@ func (s *Snapshot) decoder() (*zstd.Decoder, error) {
 // checksum and its agreement with the index, and reports a damaged or
 // missing file as a *FileError. The slices passed to fn are valid only
 // during the call.
+//
+// ReadKeyed is safe for concurrent use: any number of goroutines may read
+// one *Snapshot at once, of the same or different states and ranges (a
+// parallel restore reads one range per subtask). Each call opens its own
+// file handles and buffers; what calls share is read-only (the decoded
+// _metadata), created once (the zstd decoder, whose DecodeAll is safe for
+// concurrent use) or updated atomically (the totals of Stats). fn is called
+// on the calling goroutine only, and the *ReadStats of WithStats must not be
+// shared by concurrent calls.
 func (s *Snapshot) ReadKeyed(op OperatorID, state string, r keyspace.Range, fn func(backend.Entry) error, opts ...ReadOption) error {
 	var cfg readConfig
 	for _, o := range opts {

@@ -1,0 +1,90 @@
+package hashmap_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/backend/hashmap"
+	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/serde"
+)
+
+// benchTable is a value table of n int64 keys with 48-byte values, the shape
+// of the savepoint benchmark (internal/bench).
+func benchTable(b *testing.B, n int) (*hashmap.Backend[int64], *hashmap.Value[int64, struct{}, []byte]) {
+	hash, err := keyspace.HasherFor[int64]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := hashmap.New[int64](serde.Int64{}, hash, func() int64 { return 0 })
+	t, err := hashmap.NewValue[int64, struct{}, []byte](be, "payload", backend.KindValue, serde.Of[struct{}](), serde.Bytes{}, hashmap.TTL{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range int64(n) {
+		be.SetCurrentKey(k)
+		v := make([]byte, 48)
+		binary.BigEndian.PutUint64(v, uint64(k))
+		t.Put(v)
+	}
+	return be, t
+}
+
+// BenchmarkViewEntries measures reading a captured view: encoding and
+// sorting, per entry (b.N entries).
+func BenchmarkViewEntries(b *testing.B) {
+	_, t := benchTable(b, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		v := t.Capture()
+		err := v.Entries(func(backend.Entry) error { n++; return nil })
+		v.Release()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRestore measures restoring entries into a reserved table, per
+// entry.
+func BenchmarkRestore(b *testing.B) {
+	_, t := benchTable(b, 1<<20)
+	var es []backend.Entry
+	if err := t.Entries(keyspace.Full, func(e backend.Entry) error {
+		es = append(es, backend.Entry{Hash: e.Hash, Key: append([]byte(nil), e.Key...), Namespace: append([]byte(nil), e.Namespace...), Value: append([]byte(nil), e.Value...)})
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		b.StopTimer()
+		_, t2 := benchTable(b, 0)
+		b.StartTimer()
+		t2.Reserve(len(es), keyspace.Full)
+		for _, e := range es {
+			if err := t2.Restore(e); err != nil {
+				b.Fatal(err)
+			}
+			if n++; n == b.N {
+				break
+			}
+		}
+	}
+}
+
+// BenchmarkCapture measures the synchronous part of a snapshot of a table
+// with 1 Mi entries (per capture).
+func BenchmarkCapture(b *testing.B) {
+	_, t := benchTable(b, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t.Capture().Release()
+	}
+}

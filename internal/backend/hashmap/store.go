@@ -1,0 +1,381 @@
+package hashmap
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weirstream/weir/internal/backend"
+)
+
+// A table's entries live in shards chosen by the top bits of the key's
+// stable hash (extendible hashing): a directory of 2^depth slots points at
+// shards, and a shard of local depth d owns the 2^(depth-d) consecutive slots
+// that share its d-bit hash prefix. A shard that grows past its limit splits
+// in two by its next hash bit, so no shard holds more than a few thousand
+// entries (unless they share one hash), and walking the directory visits the
+// shards in hash order.
+//
+// Shards are what make snapshots cheap for the task. A capture (at a
+// checkpoint barrier) only marks every shard as pending for it: O(shards),
+// microseconds even for gigabytes of state. The snapshot's writer then
+// encodes the shards on its own goroutine, one at a time under the shard's
+// lock, while the task goes on. If the task is about to modify a shard that
+// is still pending, it encodes that shard for the capture first (settles it)
+// and then writes: so every shard is encoded exactly once per capture, as it
+// was at the barrier, by whichever goroutine gets there first, and the
+// task's pause is bounded by the encoding of one shard.
+//
+// Reads of a pending shard need nothing: Go maps may be read concurrently.
+// Every path that modifies a shard's map, or a value reachable from it, goes
+// through store.writable first.
+
+const (
+	// shardLimit is the number of entries above which a shard splits.
+	shardLimit = 4096
+	// maxDepth bounds the directory at 2^maxDepth slots; shards of maximal
+	// depth grow without splitting.
+	maxDepth = 16
+)
+
+// store holds a table's entries, by key KK, in shards.
+type store[KK comparable, E any] struct {
+	dir   []*shard[KK, E]
+	depth uint8
+	// hash returns the stable hash of an entry key's partitioning key.
+	hash func(KK) uint64
+	// encode appends the live entries of m at processing time now to out,
+	// unsorted.
+	encode func(out *encoded, m map[KK]E, now int64)
+	// sweepAt is the directory slot the next TTL sweep examines.
+	sweepAt int
+}
+
+type shard[KK comparable, E any] struct {
+	m      map[KK]E // nil until the first entry
+	depth  uint8
+	prefix uint64 // the top depth bits of every hash in the shard
+	// limit is the size above which the shard splits; it doubles when a
+	// split would not separate anything (every entry has the same hash).
+	limit int
+	// slot is the shard's index in the capture it is pending for; written
+	// and read by the task only.
+	slot int
+	// pending is the capture waiting for this shard's contents, if any.
+	pending atomic.Pointer[capture[KK, E]]
+	// mu is held while the shard is encoded for a capture.
+	mu sync.Mutex
+}
+
+func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64)) store[KK, E] {
+	return store[KK, E]{
+		dir:    []*shard[KK, E]{{limit: shardLimit}},
+		hash:   hash,
+		encode: encode,
+	}
+}
+
+// at returns the shard holding hash h, for reading.
+func (s *store[KK, E]) at(h uint64) *shard[KK, E] {
+	return s.dir[h>>(64-uint(s.depth))]
+}
+
+// get returns the entry under k, whose key hashes to h.
+func (s *store[KK, E]) get(h uint64, k KK) (E, bool) {
+	e, ok := s.at(h).m[k]
+	return e, ok
+}
+
+// writable returns the shard holding hash h after settling any capture
+// pending on it, with its map allocated: the caller may now modify it.
+// Callers that add entries call grown afterwards.
+func (s *store[KK, E]) writable(h uint64) *shard[KK, E] {
+	sh := s.at(h)
+	if sh.pending.Load() != nil {
+		sh.settle()
+	}
+	if sh.m == nil {
+		sh.m = map[KK]E{}
+	}
+	return sh
+}
+
+// grown splits sh if it has outgrown its limit. sh must be writable.
+func (s *store[KK, E]) grown(sh *shard[KK, E]) {
+	if len(sh.m) > sh.limit && sh.depth < maxDepth {
+		s.split(sh)
+	}
+}
+
+// settle encodes the shard for the capture pending on it, unless that
+// capture was released, and clears it.
+func (sh *shard[KK, E]) settle() {
+	sh.mu.Lock()
+	if c := sh.pending.Load(); c != nil {
+		if !c.released.Load() {
+			c.encode(&c.out[sh.slot], sh.m, c.now)
+		}
+		sh.pending.Store(nil)
+	}
+	sh.mu.Unlock()
+}
+
+// split divides sh (settled) in two by its next hash bit.
+func (s *store[KK, E]) split(sh *shard[KK, E]) {
+	bit := 63 - uint(sh.depth)
+	lo := &shard[KK, E]{depth: sh.depth + 1, prefix: sh.prefix << 1, limit: shardLimit, m: make(map[KK]E, len(sh.m)/2)}
+	hi := &shard[KK, E]{depth: sh.depth + 1, prefix: sh.prefix<<1 | 1, limit: shardLimit, m: make(map[KK]E, len(sh.m)/2)}
+	var first uint64
+	same, n := true, 0
+	for k, e := range sh.m {
+		h := s.hash(k)
+		if n == 0 {
+			first = h
+		} else if h != first {
+			same = false
+		}
+		n++
+		if h>>bit&1 == 0 {
+			lo.m[k] = e
+		} else {
+			hi.m[k] = e
+		}
+	}
+	if same {
+		// No bit separates entries of one hash: grow instead.
+		sh.limit *= 2
+		return
+	}
+	if sh.depth == s.depth {
+		dir := make([]*shard[KK, E], 2*len(s.dir))
+		for i, x := range s.dir {
+			dir[2*i], dir[2*i+1] = x, x
+		}
+		s.dir = dir
+		s.depth++
+	}
+	span := 1 << (s.depth - sh.depth)
+	start := int(sh.prefix) << (s.depth - sh.depth)
+	for i := start; i < start+span/2; i++ {
+		s.dir[i] = lo
+	}
+	for i := start + span/2; i < start+span; i++ {
+		s.dir[i] = hi
+	}
+}
+
+// reserve prepares the store for about n entries whose hashes are spread
+// evenly over [lo, hi] (a restore): it deepens the directory so that each
+// shard gets about half its limit, and presizes the maps of the shards in
+// that range. It does nothing unless the store is empty.
+func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
+	if n <= 0 || s.len() > 0 || hi < lo {
+		return
+	}
+	width := float64(hi-lo) + 1
+	density := float64(n) / width * (1 << 64) // entries over the whole hash space
+	depth := uint8(0)
+	for depth < maxDepth && density/float64(uint64(1)<<depth) > shardLimit/2 {
+		depth++
+	}
+	if depth <= s.depth {
+		return
+	}
+	per := int(density / float64(uint64(1)<<depth))
+	s.depth = depth
+	s.dir = make([]*shard[KK, E], 1<<depth)
+	for i := range s.dir {
+		sh := &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit}
+		first := uint64(i) << (64 - uint(depth))
+		last := first | (1<<(64-uint(depth)) - 1)
+		if last >= lo && first <= hi {
+			sh.m = make(map[KK]E, per)
+		}
+		s.dir[i] = sh
+	}
+}
+
+// shards calls fn for every shard once, in hash order.
+func (s *store[KK, E]) shards(fn func(*shard[KK, E])) {
+	for i, sh := range s.dir {
+		if i > 0 && s.dir[i-1] == sh {
+			continue
+		}
+		fn(sh)
+	}
+}
+
+// len returns the number of entries in all shards.
+func (s *store[KK, E]) len() int {
+	n := 0
+	s.shards(func(sh *shard[KK, E]) { n += len(sh.m) })
+	return n
+}
+
+// sweepShard returns the next shard a TTL sweep examines, writable, moving
+// round the directory so that every shard is swept in turn.
+func (s *store[KK, E]) sweepShard() *shard[KK, E] {
+	if s.sweepAt >= len(s.dir) {
+		s.sweepAt = 0
+	}
+	sh := s.dir[s.sweepAt]
+	// Skip the rest of this shard's slots.
+	s.sweepAt = (int(sh.prefix) + 1) << (s.depth - sh.depth)
+	if sh.pending.Load() != nil {
+		sh.settle()
+	}
+	return sh
+}
+
+// capture marks every non-empty shard pending for a new capture of the
+// store at processing time now. A shard still pending for an earlier
+// capture is settled for it first.
+func (s *store[KK, E]) capture(now int64) *capture[KK, E] {
+	c := &capture[KK, E]{encode: s.encode, now: now}
+	s.shards(func(sh *shard[KK, E]) {
+		if sh.pending.Load() != nil {
+			sh.settle()
+		}
+		if len(sh.m) == 0 {
+			return
+		}
+		sh.slot = len(c.shards)
+		c.shards = append(c.shards, sh)
+		sh.pending.Store(c)
+	})
+	c.out = make([]encoded, len(c.shards))
+	return c
+}
+
+var (
+	errViewRead     = errors.New("hashmap: the view's entries were already read")
+	errViewReleased = errors.New("hashmap: the view was released")
+)
+
+// capture is a store's contents at one instant; it implements
+// backend.View.
+type capture[KK comparable, E any] struct {
+	encode   func(*encoded, map[KK]E, int64)
+	now      int64
+	shards   []*shard[KK, E]
+	out      []encoded // out[i] is shards[i] encoded, once it is
+	released atomic.Bool
+	read     bool
+}
+
+// Entries implements backend.View.
+func (c *capture[KK, E]) Entries(fn func(backend.Entry) error) error {
+	if c.read {
+		return errViewRead
+	}
+	c.read = true
+	if c.released.Load() {
+		return errViewReleased
+	}
+	var scratch encoded
+	for i, sh := range c.shards {
+		sh.mu.Lock()
+		if sh.pending.Load() == c {
+			scratch.reset()
+			c.encode(&scratch, sh.m, c.now)
+			sh.pending.Store(nil)
+		} else {
+			// The task encoded it before modifying the shard.
+			scratch, c.out[i] = c.out[i], encoded{}
+		}
+		sh.mu.Unlock()
+		if err := scratch.each(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release implements backend.View.
+func (c *capture[KK, E]) Release() {
+	if c.released.Swap(true) {
+		return
+	}
+	for i, sh := range c.shards {
+		sh.mu.Lock()
+		c.out[i] = encoded{}
+		sh.mu.Unlock()
+	}
+}
+
+// encoded is a shard's entries in canonical encoding: their bytes in one
+// arena, and an index sorted before use.
+type encoded struct {
+	arena []byte
+	ents  []encEntry
+}
+
+type encEntry struct {
+	hash           uint64
+	off            int
+	key, ns, value uint32 // lengths
+}
+
+func (e *encoded) reset() {
+	e.arena = e.arena[:0]
+	e.ents = e.ents[:0]
+}
+
+// begin starts an entry with hash h; its key, namespace and value are then
+// appended to the arena, each followed by a call to mark.
+func (e *encoded) begin(h uint64) {
+	e.ents = append(e.ents, encEntry{hash: h, off: len(e.arena)})
+}
+
+// markKey, markNS and markValue record where the parts of the entry begun
+// last end.
+func (e *encoded) markKey() {
+	x := &e.ents[len(e.ents)-1]
+	x.key = uint32(len(e.arena) - x.off)
+}
+
+func (e *encoded) markNS() {
+	x := &e.ents[len(e.ents)-1]
+	x.ns = uint32(len(e.arena) - x.off - int(x.key))
+}
+
+func (e *encoded) markValue() {
+	x := &e.ents[len(e.ents)-1]
+	x.value = uint32(len(e.arena) - x.off - int(x.key) - int(x.ns))
+}
+
+func (e *encoded) entry(x encEntry) backend.Entry {
+	k := x.off + int(x.key)
+	n := k + int(x.ns)
+	v := n + int(x.value)
+	return backend.Entry{Hash: x.hash, Key: e.arena[x.off:k:k], Namespace: e.arena[k:n:n], Value: e.arena[n:v:v]}
+}
+
+// each sorts the entries by (hash, key, namespace, value) and calls fn for
+// each.
+func (e *encoded) each(fn func(backend.Entry) error) error {
+	slices.SortFunc(e.ents, func(a, b encEntry) int {
+		if a.hash != b.hash {
+			if a.hash < b.hash {
+				return -1
+			}
+			return 1
+		}
+		ea, eb := e.entry(a), e.entry(b)
+		if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(ea.Namespace, eb.Namespace); c != 0 {
+			return c
+		}
+		return bytes.Compare(ea.Value, eb.Value)
+	})
+	for _, x := range e.ents {
+		if err := fn(e.entry(x)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
