@@ -626,11 +626,6 @@ func (c *JobClient) coordTimeout() time.Duration {
 
 // write writes a snapshot and reports the outcome to the driver.
 func (c *JobClient) write(a checkpoint.Write) {
-	defer func() {
-		for _, t := range a.Tasks {
-			t.Release()
-		}
-	}()
 	info := snapshotInfo{jobID: c.id, jobName: c.name, id: a.ID, kind: a.Kind, ts: c.env.clock.Now().UnixMilli()}
 	var path string
 	var err error
@@ -644,6 +639,9 @@ func (c *JobClient) write(a checkpoint.Write) {
 		}
 	} else {
 		path, err = writeSnapshot(a.Dir, info, a.Tasks)
+	}
+	for _, t := range a.Tasks {
+		t.Release()
 	}
 	c.written <- checkpoint.Written{ID: a.ID, Path: path, Err: err}
 }

@@ -145,11 +145,19 @@ var errSiblingFailed = errors.New("weir: another data file of the snapshot faile
 
 // writeKeyed writes the keyed state of one operator subtask into its data
 // file, reading the state's views.
-func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Bool) (map[string]format.KeyedFile, error) {
+func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Bool) (_ map[string]format.KeyedFile, err error) {
 	kw, err := w.Keyed(format.OperatorID(os.Node.ID), os.Subtask)
 	if err != nil {
 		return nil, err
 	}
+	// Encoding runs the state's serializers, user code among them: a
+	// panic fails this snapshot, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			kw.Abort()
+			err = fmt.Errorf("writing the state of %s (subtask %d): serializer panicked: %v", os.Node.Name, os.Subtask+1, r)
+		}
+	}()
 	n := 0
 	for _, k := range os.Keyed {
 		if err := kw.StartState(k.Name); err != nil {

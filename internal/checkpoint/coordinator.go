@@ -267,16 +267,15 @@ func (c *Coordinator) written(w Written) []Action {
 	return acts
 }
 
-// abort ends the current snapshot. While acknowledgements are being
-// collected, it releases the state they hold; once they have been handed to
-// a Write, the writer releases them.
+// abort ends the current snapshot and releases the state its
+// acknowledgements hold; a writer still reading it then fails at once
+// instead of finishing a snapshot nobody wants, and the tasks stop encoding
+// for it.
 func (c *Coordinator) abort(reason error) []Action {
 	p := c.current
 	c.current = nil
-	if p.phase == collecting {
-		for _, s := range p.acks {
-			s.Release()
-		}
+	for _, s := range p.acks {
+		s.Release()
 	}
 	return []Action{Aborted{ID: p.id, Kind: p.trigger.Kind, Reason: reason, Request: p.trigger.Request}}
 }

@@ -155,6 +155,11 @@ type memOperator struct {
 // NewMemorySnapshot assembles the snapshots every task reported for one
 // barrier. It reads and releases their views.
 func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
+	defer func() {
+		for _, ts := range tasks {
+			ts.Release()
+		}
+	}()
 	m := &MemorySnapshot{ops: map[OperatorID]*memOperator{}}
 	for _, ts := range tasks {
 		for _, os := range ts.Operators {

@@ -8,6 +8,7 @@ package hashmap
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/keyspace"
@@ -110,6 +111,10 @@ type table[K, N comparable] struct {
 	ns    N
 	nsSer serde.Serializer[N]
 	ttl   TTL
+	// aliasing reports that the values handed out can reach memory the
+	// table also holds (slices, maps, pointers): the caller may change it
+	// in place, so reading a value settles its shard first, as writing does.
+	aliasing bool
 	// writes counts writes while TTL is on, to sweep every sweepEvery-th.
 	writes uint32
 }
@@ -206,4 +211,24 @@ func viewEntries(v backend.View, r keyspace.Range, fn func(backend.Entry) error)
 		}
 		return fn(e)
 	})
+}
+
+// holdsReferences reports whether a value of type t can reach memory that a
+// copy of it shares: pointers, slices, maps, interfaces, channels and
+// functions, directly or in arrays and struct fields. Strings are immutable
+// and do not count.
+func holdsReferences(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && holdsReferences(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsReferences(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -92,10 +92,7 @@ func (s *store[KK, E]) get(h uint64, k KK) (E, bool) {
 // pending on it, with its map allocated: the caller may now modify it.
 // Callers that add entries call grown afterwards.
 func (s *store[KK, E]) writable(h uint64) *shard[KK, E] {
-	sh := s.at(h)
-	if sh.pending.Load() != nil {
-		sh.settle()
-	}
+	sh := settled(s.at(h))
 	if sh.m == nil {
 		sh.m = map[KK]E{}
 	}
@@ -113,13 +110,21 @@ func (s *store[KK, E]) grown(sh *shard[KK, E]) {
 // capture was released, and clears it.
 func (sh *shard[KK, E]) settle() {
 	sh.mu.Lock()
+	defer sh.mu.Unlock() // a panicking serializer must not leave it locked
 	if c := sh.pending.Load(); c != nil {
 		if !c.released.Load() {
 			c.encode(&c.out[sh.slot], sh.m, c.now)
 		}
 		sh.pending.Store(nil)
 	}
-	sh.mu.Unlock()
+}
+
+// settled returns sh after settling any capture pending on it.
+func settled[KK comparable, E any](sh *shard[KK, E]) *shard[KK, E] {
+	if sh.pending.Load() != nil {
+		sh.settle()
+	}
+	return sh
 }
 
 // split divides sh (settled) in two by its next hash bit.
@@ -168,8 +173,9 @@ func (s *store[KK, E]) split(sh *shard[KK, E]) {
 
 // reserve prepares the store for about n entries whose hashes are spread
 // evenly over [lo, hi] (a restore): it deepens the directory so that each
-// shard gets about half its limit, and presizes the maps of the shards in
-// that range. It does nothing unless the store is empty.
+// shard in that range gets about half its limit, with presized maps, and
+// covers the rest of the hash space with as few shards as the directory
+// allows. It does nothing unless the store is empty.
 func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
 	if n <= 0 || s.len() > 0 || hi < lo {
 		return
@@ -183,17 +189,35 @@ func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
 	if depth <= s.depth {
 		return
 	}
-	per := int(density / float64(uint64(1)<<depth))
+	per := min(int(density/float64(uint64(1)<<depth)), n)
+	shift := 64 - uint(depth)
+	loSlot, hiSlot := int(lo>>shift), int(hi>>shift)
 	s.depth = depth
 	s.dir = make([]*shard[KK, E], 1<<depth)
-	for i := range s.dir {
-		sh := &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit}
-		first := uint64(i) << (64 - uint(depth))
-		last := first | (1<<(64-uint(depth)) - 1)
-		if last >= lo && first <= hi {
-			sh.m = make(map[KK]E, per)
+	s.cover(0, loSlot)
+	for i := loSlot; i <= hiSlot; i++ {
+		s.dir[i] = &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit, m: make(map[KK]E, per)}
+	}
+	s.cover(hiSlot+1, len(s.dir))
+}
+
+// cover points the directory slots [from, to) at new empty shards, each
+// covering the largest aligned block of slots it can.
+func (s *store[KK, E]) cover(from, to int) {
+	for from < to {
+		size := 1
+		for from%(2*size) == 0 && from+2*size <= to {
+			size *= 2
 		}
-		s.dir[i] = sh
+		d := s.depth
+		for b := size; b > 1; b /= 2 {
+			d--
+		}
+		sh := &shard[KK, E]{depth: d, prefix: uint64(from / size), limit: shardLimit}
+		for i := from; i < from+size; i++ {
+			s.dir[i] = sh
+		}
+		from += size
 	}
 }
 
@@ -214,8 +238,9 @@ func (s *store[KK, E]) len() int {
 	return n
 }
 
-// sweepShard returns the next shard a TTL sweep examines, writable, moving
-// round the directory so that every shard is swept in turn.
+// sweepShard returns the next shard a TTL sweep examines, moving round the
+// directory so that every shard is swept in turn. It is not settled: a
+// sweep reads first, and settles the shard only if it deletes something.
 func (s *store[KK, E]) sweepShard() *shard[KK, E] {
 	if s.sweepAt >= len(s.dir) {
 		s.sweepAt = 0
@@ -223,9 +248,6 @@ func (s *store[KK, E]) sweepShard() *shard[KK, E] {
 	sh := s.dir[s.sweepAt]
 	// Skip the rest of this shard's slots.
 	s.sweepAt = (int(sh.prefix) + 1) << (s.depth - sh.depth)
-	if sh.pending.Load() != nil {
-		sh.settle()
-	}
 	return sh
 }
 
@@ -276,19 +298,31 @@ func (c *capture[KK, E]) Entries(fn func(backend.Entry) error) error {
 	}
 	var scratch encoded
 	for i, sh := range c.shards {
-		sh.mu.Lock()
-		if sh.pending.Load() == c {
-			scratch.reset()
-			c.encode(&scratch, sh.m, c.now)
-			sh.pending.Store(nil)
-		} else {
-			// The task encoded it before modifying the shard.
-			scratch, c.out[i] = c.out[i], encoded{}
+		if err := c.take(i, sh, &scratch); err != nil {
+			return err
 		}
-		sh.mu.Unlock()
 		if err := scratch.each(fn); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// take puts shard i's entries into scratch: encoding the shard if it is
+// still pending, or taking what the task encoded before modifying it.
+func (c *capture[KK, E]) take(i int, sh *shard[KK, E], scratch *encoded) error {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c.released.Load() {
+		// Released while being read: what the task encoded is gone.
+		return errViewReleased
+	}
+	if sh.pending.Load() == c {
+		scratch.reset()
+		c.encode(scratch, sh.m, c.now)
+		sh.pending.Store(nil)
+	} else {
+		*scratch, c.out[i] = c.out[i], encoded{}
 	}
 	return nil
 }

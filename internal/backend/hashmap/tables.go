@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"reflect"
 	"slices"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -33,7 +34,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl}, valSer: valSer}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -57,6 +58,9 @@ func (t *Value[K, N, V]) Get() (V, bool) {
 			t.st.writable(h)
 			e.exp = t.expiresAt(now)
 		}
+	}
+	if t.aliasing {
+		settled(t.st.at(h))
 	}
 	return e.v, true
 }
@@ -99,14 +103,23 @@ func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
 // sweep deletes the expired entries among sweepSample of them.
 func (t *Value[K, N, V]) sweep(now int64) {
 	sh := t.st.sweepShard()
-	n := 0
+	var dead [sweepSample]nsKey[K, N]
+	n, d := 0, 0
 	for k, e := range sh.m {
 		if expired(e.exp, now) {
-			t.remove(sh, k, e)
+			dead[d] = k
+			d++
 		}
 		if n++; n == sweepSample {
-			return
+			break
 		}
+	}
+	if d == 0 {
+		return
+	}
+	settled(sh)
+	for _, k := range dead[:d] {
+		t.remove(sh, k, sh.m[k])
 	}
 }
 
@@ -192,7 +205,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl}, valSer: valSer}
+	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -206,7 +219,7 @@ func (t *List[K, N, V]) All() iter.Seq[V] {
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
 		var l []entry[V]
-		if refresh {
+		if refresh || t.aliasing {
 			l = t.st.writable(h).m[k]
 		} else {
 			l, _ = t.st.get(h, k)
@@ -299,6 +312,10 @@ func (t *List[K, N, V]) Empty() bool { return t.IsEmpty() }
 // empty.
 func (t *List[K, N, V]) sweep(now int64) {
 	sh := t.st.sweepShard()
+	if !t.anyExpired(sh, now) {
+		return
+	}
+	settled(sh)
 	n := 0
 	for k, l := range sh.m {
 		live := 0
@@ -325,6 +342,23 @@ func (t *List[K, N, V]) sweep(now int64) {
 			return
 		}
 	}
+}
+
+// anyExpired reports whether the lists a sweep of sh examines hold an
+// expired element; it only reads.
+func (t *List[K, N, V]) anyExpired(sh *shard[nsKey[K, N], []entry[V]], now int64) bool {
+	n := 0
+	for _, l := range sh.m {
+		for i := range l {
+			if expired(l[i].exp, now) {
+				return true
+			}
+		}
+		if n++; n == sweepSample {
+			break
+		}
+	}
+	return false
 }
 
 // Capture implements backend.Table.
@@ -375,7 +409,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl}, ukSer: ukSer, uvSer: uvSer}
+	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -406,6 +440,9 @@ func (t *Map[K, N, UK, UV]) Get(uk UK) (UV, bool) {
 			m[uk] = e
 		}
 	}
+	if t.aliasing {
+		settled(t.st.at(h))
+	}
 	return e.v, true
 }
 
@@ -430,6 +467,10 @@ func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
 // sweepSample maps, and the maps left empty.
 func (t *Map[K, N, UK, UV]) sweep(now int64) {
 	sh := t.st.sweepShard()
+	if !t.anyExpired(sh, now) {
+		return
+	}
+	settled(sh)
 	n := 0
 	for k, m := range sh.m {
 		i := 0
@@ -448,6 +489,27 @@ func (t *Map[K, N, UK, UV]) sweep(now int64) {
 			return
 		}
 	}
+}
+
+// anyExpired reports whether the entries a sweep of sh examines hold an
+// expired one; it only reads.
+func (t *Map[K, N, UK, UV]) anyExpired(sh *shard[nsKey[K, N], map[UK]entry[UV]], now int64) bool {
+	n := 0
+	for _, m := range sh.m {
+		i := 0
+		for _, e := range m {
+			if expired(e.exp, now) {
+				return true
+			}
+			if i++; i == sweepSample {
+				break
+			}
+		}
+		if n++; n == sweepSample {
+			break
+		}
+	}
+	return false
 }
 
 // Remove deletes uk from the current map.
@@ -472,7 +534,7 @@ func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
 		var m map[UK]entry[UV]
-		if refresh {
+		if refresh || t.aliasing {
 			m = t.st.writable(h).m[k]
 		} else {
 			m, _ = t.st.get(h, k)

@@ -20,6 +20,7 @@ type Timers[K, N comparable] struct {
 	q     *timer.Queue[K, N]
 	nsSer serde.Serializer[N]
 	st    store[timer.Timer[K, N], struct{}]
+	n     int // timers registered
 }
 
 // NewTimers registers q, which must be empty, as the timer table named name
@@ -41,7 +42,7 @@ func (t *Timers[K, N]) Name() string { return t.name }
 func (t *Timers[K, N]) Kind() backend.Kind { return backend.KindTimers }
 
 // Len implements backend.Table and timer.Set.
-func (t *Timers[K, N]) Len() int { return t.st.len() }
+func (t *Timers[K, N]) Len() int { return t.n }
 
 // Has implements timer.Set.
 func (t *Timers[K, N]) Has(tm timer.Timer[K, N]) bool {
@@ -52,6 +53,9 @@ func (t *Timers[K, N]) Has(tm timer.Timer[K, N]) bool {
 // Add implements timer.Set.
 func (t *Timers[K, N]) Add(tm timer.Timer[K, N]) {
 	sh := t.st.writable(t.b.hasher(tm.Key))
+	if _, ok := sh.m[tm]; !ok {
+		t.n++
+	}
 	sh.m[tm] = struct{}{}
 	t.st.grown(sh)
 }
@@ -61,6 +65,7 @@ func (t *Timers[K, N]) Delete(tm timer.Timer[K, N]) {
 	h := t.b.hasher(tm.Key)
 	if _, ok := t.st.get(h, tm); ok {
 		delete(t.st.writable(h).m, tm)
+		t.n--
 	}
 }
 
