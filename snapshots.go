@@ -152,14 +152,16 @@ func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Boo
 	}
 	// Encoding runs the state's serializers, user code among them: a
 	// panic fails this snapshot, not the process.
+	var current string
 	defer func() {
 		if r := recover(); r != nil {
 			kw.Abort()
-			err = fmt.Errorf("writing the state of %s (subtask %d): serializer panicked: %v", os.Node.Name, os.Subtask+1, r)
+			err = fmt.Errorf("writing state %q of %s (uid %q, subtask %d): its serializer panicked: %v", current, os.Node.Name, os.Node.UID, os.Subtask+1, r)
 		}
 	}()
 	n := 0
 	for _, k := range os.Keyed {
+		current = k.Name
 		if err := kw.StartState(k.Name); err != nil {
 			kw.Abort()
 			return nil, err

@@ -1,0 +1,93 @@
+package weir_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weirstream/weir"
+	"github.com/weirstream/weir/connector/memory"
+	"github.com/weirstream/weir/serde"
+	"github.com/weirstream/weir/state"
+)
+
+// explodingInt64 is an int64 serializer that panics while armed.
+type explodingInt64 struct{ armed *atomic.Bool }
+
+func (s explodingInt64) Append(dst []byte, v int64) []byte {
+	if s.armed.Load() {
+		panic("serializer bug")
+	}
+	return serde.Int64{}.Append(dst, v)
+}
+
+func (s explodingInt64) Read(src []byte) (int64, int, error) { return serde.Int64{}.Read(src) }
+
+// lastSeen keeps each key's last value in state serialized by
+// explodingInt64.
+type lastSeen struct {
+	armed *atomic.Bool
+	seen  *atomic.Int64
+	last  state.Value[int64]
+}
+
+func (f *lastSeen) Open(ctx *weir.KeyedContext[int64]) error {
+	var err error
+	f.last, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "last", Serializer: explodingInt64{f.armed}})
+	return err
+}
+
+func (f *lastSeen) ProcessElement(_ *weir.KeyedContext[int64], v int64, out weir.Collector[int64]) error {
+	f.last.Update(v)
+	f.seen.Add(1)
+	out.Collect(v)
+	return nil
+}
+
+// TestSerializerPanicFailsSnapshotNotProcess: a serializer that panics
+// while the snapshot writer encodes state (off the task goroutine) fails
+// that savepoint with an error naming the panic, leaves no savepoint
+// directory behind, and leaves the job running: the next savepoint works.
+func TestSerializerPanicFailsSnapshotNotProcess(t *testing.T) {
+	armed, seen := new(atomic.Bool), new(atomic.Int64)
+	dir := t.TempDir()
+	src := newPushSource[int64](1)
+	sink := memory.NewSink[int64]()
+	env := weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(dir))
+	in := weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
+	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), sink).UID("out")
+	job, err := env.ExecuteAsync(context.Background(), "exploding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { job.Cancel(); _ = job.Wait() }()
+	for i := range int64(100) {
+		src.Push(0, i, 0)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for seen.Load() < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 100 records processed", seen.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	armed.Store(true)
+	if _, err := job.TriggerSavepoint(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("savepoint with a panicking serializer: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "savepoint-*")); len(left) > 0 {
+		t.Errorf("the failed savepoint left %v", left)
+	}
+	armed.Store(false)
+	path, err := job.TriggerSavepoint(context.Background(), "")
+	if err != nil {
+		t.Fatalf("savepoint after the failed one: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(path, "_metadata")); err != nil {
+		t.Fatal(err)
+	}
+}
