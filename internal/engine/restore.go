@@ -12,7 +12,9 @@ import (
 )
 
 // RestoreSource supplies the state a job starts from: a savepoint or
-// checkpoint, read at the job's new parallelism.
+// checkpoint, read at the job's new parallelism. Subtasks load their keyed
+// state in parallel, so Keyed, KeyedSchemas (and KeyedCount, if
+// implemented) must be safe for concurrent use.
 type RestoreSource interface {
 	// Has reports whether the snapshot holds state for operator id.
 	Has(id OperatorID) bool
