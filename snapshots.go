@@ -3,10 +3,8 @@ package weir
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -103,13 +101,15 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 	// The data files are written in parallel: each encodes its views of
 	// the live state (see engine.KeyedState) and writes them out.
 	var failed atomic.Bool
-	parallel(len(files), func(i int) {
+	_ = engine.Parallel(len(files), func(i int) error {
 		f := files[i]
 		f.files, f.err = writeKeyed(w, f.os, &failed)
 		if f.err != nil {
 			failed.Store(true)
 		}
+		return f.err
 	})
+	// The first error to occur, not a sibling's reaction to it.
 	for _, f := range files {
 		if f.err != nil && !errors.Is(f.err, errSiblingFailed) {
 			return "", f.err
@@ -178,28 +178,6 @@ func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Boo
 		}
 	}
 	return kw.Close()
-}
-
-// parallel calls fn(0) ... fn(n-1) on up to GOMAXPROCS goroutines and
-// waits for them.
-func parallel(n int, fn func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func keyedKind(k engine.KeyedState) format.StateKind {

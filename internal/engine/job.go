@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/weirstream/weir/internal/keyspace"
@@ -425,47 +423,14 @@ func (k *keyedRestore) run(logger *slog.Logger) (err error) {
 }
 
 // restorePending runs the pending keyed restores on up to GOMAXPROCS
-// goroutines and returns the first error. Each restore writes only its own
-// operator instance's state, which no other goroutine has seen yet, and the
-// RestoreSource is safe for concurrent use (see Options.Restore). Once a
-// restore has failed no new one starts; those under way are waited for:
-// restorePending returns only after every goroutine it started has exited.
+// goroutines (Parallel) and returns the first error. Each restore writes
+// only its own operator instance's state, which no other goroutine has seen
+// yet, and the RestoreSource is safe for concurrent use (see
+// Options.Restore).
 func (j *job) restorePending() error {
 	pending := j.pending
 	j.pending = nil
-	if len(pending) == 0 {
-		return nil
-	}
-	var (
-		next     atomic.Int64
-		failed   atomic.Bool
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	workers := min(runtime.GOMAXPROCS(0), len(pending))
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(pending) {
-					return
-				}
-				if err := pending[i].run(j.opts.Logger); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					failed.Store(true)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
+	return Parallel(len(pending), func(i int) error { return pending[i].run(j.opts.Logger) })
 }
 
 // instantiate creates node n and, recursively, the nodes chained after it,

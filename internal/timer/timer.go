@@ -26,7 +26,8 @@ type Queue[K, N comparable] struct {
 // snapshotted with the keyed state they belong to.
 type Set[K, N comparable] interface {
 	Has(Timer[K, N]) bool
-	Add(Timer[K, N])
+	// Add registers t and reports whether it was not registered yet.
+	Add(Timer[K, N]) bool
 	Delete(Timer[K, N])
 	Len() int
 	// All calls fn for every timer in the set, in no particular order.
@@ -51,10 +52,9 @@ func (q *Queue[K, N]) Len() int { return q.set.Len() }
 
 // Add registers t; it reports false if t was already registered.
 func (q *Queue[K, N]) Add(t Timer[K, N]) bool {
-	if q.set.Has(t) {
+	if !q.set.Add(t) {
 		return false
 	}
-	q.set.Add(t)
 	q.h = append(q.h, t)
 	q.up(len(q.h) - 1)
 	return true
@@ -164,9 +164,15 @@ func (q *Queue[K, N]) down(i int) {
 type mapSet[K, N comparable] map[Timer[K, N]]struct{}
 
 func (s mapSet[K, N]) Has(t Timer[K, N]) bool { _, ok := s[t]; return ok }
-func (s mapSet[K, N]) Add(t Timer[K, N])      { s[t] = struct{}{} }
-func (s mapSet[K, N]) Delete(t Timer[K, N])   { delete(s, t) }
-func (s mapSet[K, N]) Len() int               { return len(s) }
+func (s mapSet[K, N]) Add(t Timer[K, N]) bool {
+	if _, ok := s[t]; ok {
+		return false
+	}
+	s[t] = struct{}{}
+	return true
+}
+func (s mapSet[K, N]) Delete(t Timer[K, N]) { delete(s, t) }
+func (s mapSet[K, N]) Len() int             { return len(s) }
 func (s mapSet[K, N]) All(fn func(Timer[K, N])) {
 	for t := range s {
 		fn(t)

@@ -1,9 +1,10 @@
 // Package hashmap is the heap state backend: keyed state lives in Go maps as
 // Go values, so reads and writes cost a map access and no serialization.
-// State is encoded only when it is enumerated for a snapshot.
+// State is encoded only when it is snapshotted.
 //
 // A Backend and its tables belong to one operator subtask and are used from
-// that subtask's goroutine only.
+// that subtask's goroutine only; the Views their Capture returns may be read
+// from any goroutine (see store.go for how).
 package hashmap
 
 import (
@@ -190,7 +191,7 @@ func errOr(err error, used, have int) error {
 	return fmt.Errorf("%d trailing bytes", have-used)
 }
 
-// partKey returns the partitioning key's hash of an entry key.
+// partHash returns the stable hash of an entry key's partitioning key.
 func (t *table[K, N]) partHash(k nsKey[K, N]) uint64 { return t.b.hasher(k.k) }
 
 // beginEntry starts an entry of out for k: its hash, key and namespace.

@@ -189,7 +189,9 @@ func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
 	if depth <= s.depth {
 		return
 	}
-	per := min(int(density/float64(uint64(1)<<depth)), n)
+	// A shard splits past its limit anyway: presizing beyond it would only
+	// let a corrupt entry count allocate without bound.
+	per := min(int(density/float64(uint64(1)<<depth)), n, shardLimit)
 	shift := 64 - uint(depth)
 	loSlot, hiSlot := int(lo>>shift), int(hi>>shift)
 	s.depth = depth

@@ -51,13 +51,16 @@ func (t *Timers[K, N]) Has(tm timer.Timer[K, N]) bool {
 }
 
 // Add implements timer.Set.
-func (t *Timers[K, N]) Add(tm timer.Timer[K, N]) {
-	sh := t.st.writable(t.b.hasher(tm.Key))
-	if _, ok := sh.m[tm]; !ok {
-		t.n++
+func (t *Timers[K, N]) Add(tm timer.Timer[K, N]) bool {
+	h := t.b.hasher(tm.Key)
+	if _, ok := t.st.get(h, tm); ok {
+		return false // registered: no need to settle the shard
 	}
+	sh := t.st.writable(h)
 	sh.m[tm] = struct{}{}
+	t.n++
 	t.st.grown(sh)
+	return true
 }
 
 // Delete implements timer.Set.
