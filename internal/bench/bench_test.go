@@ -87,7 +87,9 @@ func TestStateSmall(t *testing.T) {
 // BenchmarkSavepointState measures a large keyed state when
 // WEIR_STATE_BENCH_KEYS is set, with WEIR_STATE_BENCH_VALUE_BYTES-byte values
 // (default 48): e.g. 16000000 keys x 48 B (entry-bound) or 1000000 keys x
-// 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md.
+// 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md. With
+// WEIR_STATE_BENCH_PROFILE=prefix it writes CPU profiles of the savepoint and
+// of the cold restore (StateOptions.Profile).
 func BenchmarkSavepointState(b *testing.B) {
 	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
 	if keys == 0 {
@@ -102,7 +104,8 @@ func BenchmarkSavepointState(b *testing.B) {
 		valueBytes = n
 	}
 	for i := 0; i < b.N; i++ {
-		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3})
+		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3,
+			Profile: os.Getenv("WEIR_STATE_BENCH_PROFILE")})
 		if err != nil {
 			b.Fatal(err)
 		}

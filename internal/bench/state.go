@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type StateOptions struct {
 	// MinProbeBytes is the smallest disk probe file; 0 means 256 MiB. Tests
 	// set it lower to stay fast; a real measurement should leave it at 0.
 	MinProbeBytes int64
+	// Profile, if set, is a path prefix: the CPU profiles of the savepoint
+	// and of the cold restore are written to Profile+"-savepoint.pprof" and
+	// Profile+"-restore.pprof".
+	Profile string
 }
 
 // DiskProbe is one measurement of the disk's own sequential speed.
@@ -299,6 +304,27 @@ func evictDir(dir string) (resident int64, err error) {
 	return resident, err
 }
 
+// startProfile starts a CPU profile written to prefix+"-"+phase+".pprof"
+// and returns the function that ends it; with an empty prefix it does
+// nothing.
+func startProfile(prefix, phase string) (stop func() error, err error) {
+	if prefix == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(prefix + "-" + phase + ".pprof")
+	if err != nil {
+		return nil, fmt.Errorf("bench: profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("bench: profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
 func dirBytes(dir string) int64 {
 	var n int64
 	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
@@ -336,12 +362,19 @@ func State(o StateOptions) (*StateResult, error) {
 		return nil, err
 	}
 	wg.Wait() // every key stored
-	start := time.Now()
-	path, err := job.StopWithSavepoint(context.Background(), "", false)
+	stopProfile, err := startProfile(o.Profile, "savepoint")
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	path, err := job.StopWithSavepoint(context.Background(), "", false)
 	r.SavepointTime = time.Since(start)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, err
+	}
 	r.MaxSyncPause = job.LastSnapshot().MaxSyncPause
 	r.SavepointDirBytes = dirBytes(path)
 	r.StateBytes = r.SavepointDirBytes
@@ -372,12 +405,12 @@ func State(o StateOptions) (*StateResult, error) {
 	if r.ResidentBeforeRestore, err = evictDir(path); err != nil {
 		return nil, err
 	}
-	if r.RestoreTime, err = restore(path, o); err != nil {
+	if r.RestoreTime, err = restore(path, o, o.Profile); err != nil {
 		return nil, err
 	}
 	r.RestoreRead = mbps(r.StateBytes, r.RestoreTime)
 	// Warm restore: the cold one left the files in the page cache.
-	if r.WarmRestoreTime, err = restore(path, o); err != nil {
+	if r.WarmRestoreTime, err = restore(path, o, ""); err != nil {
 		return nil, err
 	}
 	r.WarmRestoreRead = mbps(r.StateBytes, r.WarmRestoreTime)
@@ -394,18 +427,26 @@ func State(o StateOptions) (*StateResult, error) {
 }
 
 // restore times an engine start (which loads the state) from the savepoint
-// at path at o.RestoreParallelism.
-func restore(path string, o StateOptions) (time.Duration, error) {
+// at path at o.RestoreParallelism, profiling it under the prefix profile if
+// that is set.
+func restore(path string, o StateOptions, profile string) (time.Duration, error) {
 	runtime.GC() // leave the previous phase's garbage out of the timing
 	var wg sync.WaitGroup
 	env := weir.NewEnvironment(weir.WithParallelism(o.RestoreParallelism), weir.FromSavepoint(path))
 	buildStateJob(env, 0, o.ValueBytes, &wg)
-	start := time.Now()
-	job, err := env.ExecuteAsync(context.Background(), "state-bench-restore")
+	stopProfile, err := startProfile(profile, "restore")
 	if err != nil {
 		return 0, err
 	}
+	start := time.Now()
+	job, err := env.ExecuteAsync(context.Background(), "state-bench-restore")
 	d := time.Since(start)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return 0, err
+	}
 	job.Cancel()
 	_ = job.Wait()
 	return d, nil

@@ -2,6 +2,8 @@ package hashmap_test
 
 import (
 	"encoding/binary"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -31,10 +33,23 @@ func benchTable(b *testing.B, n int) (*hashmap.Backend[int64], *hashmap.Value[in
 	return be, t
 }
 
+// benchKeys is the table size of BenchmarkViewEntries: 1 Mi, or
+// WEIR_VIEW_BENCH_KEYS (the savepoint benchmark holds 8 M per subtask).
+func benchKeys(b *testing.B) int {
+	n := 1 << 20
+	if s := os.Getenv("WEIR_VIEW_BENCH_KEYS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n <= 0 {
+			b.Fatalf("WEIR_VIEW_BENCH_KEYS=%q: want a positive number", s)
+		}
+	}
+	return n
+}
+
 // BenchmarkViewEntries measures reading a captured view: encoding and
 // sorting, per entry (b.N entries).
 func BenchmarkViewEntries(b *testing.B) {
-	_, t := benchTable(b, 1<<20)
+	_, t := benchTable(b, benchKeys(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0

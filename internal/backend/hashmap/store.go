@@ -3,6 +3,7 @@ package hashmap
 import (
 	"bytes"
 	"errors"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -346,6 +347,12 @@ func (c *capture[KK, E]) Release() {
 type encoded struct {
 	arena []byte
 	ents  []encEntry
+	// touched accumulates the bytes the encoders load ahead (touch.go), so
+	// that the loads are kept.
+	touched byte
+	// Scratch of sort.
+	tmp    []encEntry
+	counts []int32
 }
 
 type encEntry struct {
@@ -392,26 +399,90 @@ func (e *encoded) entry(x encEntry) backend.Entry {
 // each sorts the entries by (hash, key, namespace, value) and calls fn for
 // each.
 func (e *encoded) each(fn func(backend.Entry) error) error {
-	slices.SortFunc(e.ents, func(a, b encEntry) int {
-		if a.hash != b.hash {
-			if a.hash < b.hash {
-				return -1
-			}
-			return 1
-		}
-		ea, eb := e.entry(a), e.entry(b)
-		if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
-			return c
-		}
-		if c := bytes.Compare(ea.Namespace, eb.Namespace); c != 0 {
-			return c
-		}
-		return bytes.Compare(ea.Value, eb.Value)
-	})
+	e.sort()
 	for _, x := range e.ents {
 		if err := fn(e.entry(x)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sort orders the entries by (hash, key, namespace, value). The hashes of
+// a shard are spread evenly below its prefix, so one counting pass on their
+// highest differing bits leaves about one entry per bucket; buckets are then
+// ordered on their own, with the full comparison. It costs a few
+// nanoseconds per entry where a comparison sort costs tens.
+func (e *encoded) sort() {
+	ents := e.ents
+	if len(ents) < 2 {
+		return
+	}
+	var diff uint64
+	for _, x := range ents[1:] {
+		diff |= x.hash ^ ents[0].hash
+	}
+	if diff == 0 {
+		slices.SortFunc(ents, e.compare) // one hash: by key, namespace, value
+		return
+	}
+	// The hashes agree on every bit from top up, so their order is that of
+	// bits [0, top); bucket on the highest width of those.
+	top := bits.Len64(diff)
+	width := min(bits.Len(uint(len(ents))), top, 16)
+	shift := uint(top - width)
+	mask := uint64(1)<<width - 1
+	if n := int(mask) + 1; cap(e.counts) < n {
+		e.counts = make([]int32, n)
+	} else {
+		e.counts = e.counts[:n]
+		clear(e.counts)
+	}
+	counts := e.counts
+	for _, x := range ents {
+		counts[x.hash>>shift&mask]++
+	}
+	sum := int32(0)
+	for b, c := range counts {
+		counts[b] = sum
+		sum += c
+	}
+	tmp := slices.Grow(e.tmp[:0], len(ents))[:len(ents)]
+	for _, x := range ents {
+		b := x.hash >> shift & mask
+		tmp[counts[b]] = x
+		counts[b]++
+	}
+	// counts[b] is now where bucket b ends.
+	start := int32(0)
+	for _, end := range counts {
+		switch n := end - start; {
+		case n == 2:
+			if e.compare(tmp[start], tmp[start+1]) > 0 {
+				tmp[start], tmp[start+1] = tmp[start+1], tmp[start]
+			}
+		case n > 2:
+			slices.SortFunc(tmp[start:end], e.compare)
+		}
+		start = end
+	}
+	e.ents, e.tmp = tmp, ents
+}
+
+// compare orders two entries by (hash, key, namespace, value).
+func (e *encoded) compare(a, b encEntry) int {
+	if a.hash != b.hash {
+		if a.hash < b.hash {
+			return -1
+		}
+		return 1
+	}
+	ea, eb := e.entry(a), e.entry(b)
+	if c := bytes.Compare(ea.Key, eb.Key); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(ea.Namespace, eb.Namespace); c != 0 {
+		return c
+	}
+	return bytes.Compare(ea.Value, eb.Value)
 }

@@ -20,6 +20,7 @@ type Value[K, N comparable, V any] struct {
 	st     store[nsKey[K, N], *entry[V]]
 	valSer serde.Serializer[V]
 	slab   slab[V]
+	touch  toucher[V]
 }
 
 // NewValue registers a value table named name in b, or returns the one
@@ -34,7 +35,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -152,13 +153,42 @@ func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error)
 // Reserve implements backend.Reserver.
 func (t *Value[K, N, V]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
 
-// encode encodes a shard's live entries; it may run on any goroutine.
+// encode encodes a shard's live entries; it may run on any goroutine. It
+// works in batches so that the cache misses of a batch overlap (touch.go).
 func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now int64) {
+	var (
+		ks [touchBatch]nsKey[K, N]
+		es [touchBatch]*entry[V]
+	)
+	n := 0
 	for k, e := range m {
+		ks[n], es[n] = k, e
+		if n++; n == touchBatch {
+			t.encodeBatch(out, ks[:], es[:], now)
+			n = 0
+		}
+	}
+	t.encodeBatch(out, ks[:n], es[:n], now)
+}
+
+// encodeBatch loads the entries of a batch, then their values (touch.go),
+// then encodes the live ones.
+func (t *Value[K, N, V]) encodeBatch(out *encoded, ks []nsKey[K, N], es []*entry[V], now int64) {
+	var sum byte
+	for _, e := range es {
+		sum ^= byte(e.exp)
+	}
+	if t.touch != nil {
+		for _, e := range es {
+			sum ^= t.touch(&e.v)
+		}
+	}
+	out.touched ^= sum
+	for i, e := range es {
 		if expired(e.exp, now) {
 			continue
 		}
-		t.beginEntry(out, k)
+		t.beginEntry(out, ks[i])
 		out.arena = t.valSer.Append(out.arena, e.v)
 		out.markValue()
 	}

@@ -3,6 +3,7 @@
 package format
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -17,4 +18,43 @@ func startWriteback(f *os.File, off, n int64) {
 			_ = syscall.SyncFileRange(int(fd), off, n, syncFileRangeWrite)
 		})
 	}
+}
+
+// setDirect turns direct I/O (O_DIRECT) on or off for f and reports whether
+// it could. File systems without direct I/O (older tmpfs, some FUSE ones)
+// refuse to turn it on.
+func setDirect(f *os.File, on bool) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	_ = rc.Control(func(fd uintptr) {
+		flags, err := fcntl(fd, syscall.F_GETFL, 0)
+		if err != nil {
+			return
+		}
+		if on {
+			flags |= syscall.O_DIRECT
+		} else {
+			flags &^= syscall.O_DIRECT
+		}
+		_, err = fcntl(fd, syscall.F_SETFL, flags)
+		ok = err == nil
+	})
+	return ok
+}
+
+func fcntl(fd uintptr, cmd, arg int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, uintptr(cmd), uintptr(arg))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// isDirectRefused reports whether a write failed because the file system
+// does not take direct I/O for it.
+func isDirectRefused(err error) bool {
+	return errors.Is(err, syscall.EINVAL)
 }

@@ -7,3 +7,9 @@ import "os"
 // startWriteback does nothing on this platform; the final fsync writes
 // everything.
 func startWriteback(*os.File, int64, int64) {}
+
+// setDirect reports that direct I/O is not available on this platform.
+func setDirect(*os.File, bool) bool { return false }
+
+// isDirectRefused is never true where direct I/O is never used.
+func isDirectRefused(error) bool { return false }

@@ -221,17 +221,12 @@ func (w *Writer) Keyed(op OperatorID, subtask int) (*KeyedWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(dataHeader()); err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return nil, fmt.Errorf("format: write %s: %w", rel, err)
-	}
 	w.mu.files[rel] = true
 	w.mu.open++
+	sink := newDataSink(f)
+	sink.buf = append(sink.buf, dataHeader()...)
 	return &KeyedWriter{
-		batch:     make([]byte, 0, batchSize+batchSize/4),
-		written:   dataHeaderSize,
-		synced:    dataHeaderSize,
+		sink:      sink,
 		w:         w,
 		rel:       rel,
 		tmp:       tmp,
@@ -434,9 +429,7 @@ type KeyedWriter struct {
 	prevKey []byte               // key and namespace of the previous entry
 	prevNs  []byte
 	hasPrev bool
-	batch   []byte // encoded blocks not yet written
-	written int64  // bytes written to f
-	synced  int64  // bytes handed to startWriteback
+	sink    *dataSink
 	zbuf    []byte // scratch: a zstd frame
 	err     error  // sticky
 	done    bool
@@ -513,10 +506,12 @@ func (kw *KeyedWriter) flush() error {
 	if kw.n == 0 {
 		return nil
 	}
-	start := len(kw.batch)
+	s := kw.sink
+	s.reserve(len(kw.raw) + blockOverhead)
+	start := len(s.buf)
 	var sum uint64
-	kw.batch, kw.zbuf, sum = appendBlock(kw.batch, kw.raw, kw.n, kw.enc, kw.zbuf)
-	length := uint64(len(kw.batch) - start)
+	s.buf, kw.zbuf, sum = appendBlock(s.buf, kw.raw, kw.n, kw.enc, kw.zbuf)
+	length := uint64(len(s.buf) - start)
 	kw.blocks = append(kw.blocks, Block{
 		FirstHash: kw.first,
 		LastHash:  kw.last,
@@ -528,27 +523,8 @@ func (kw *KeyedWriter) flush() error {
 	kw.off += length
 	kw.raw = kw.raw[:0]
 	kw.n = 0
-	if len(kw.batch) >= batchSize {
-		return kw.writeBatch()
-	}
-	return nil
-}
-
-// writeBatch writes the gathered blocks, and every bytesPerSync bytes asks
-// the kernel to start writing them back, so that the final fsync has little
-// left to do (measured: a third faster on a 256 MiB file).
-func (kw *KeyedWriter) writeBatch() error {
-	if len(kw.batch) == 0 {
-		return nil
-	}
-	if _, err := kw.f.Write(kw.batch); err != nil {
+	if err := s.submit(); err != nil {
 		return kw.fail(fmt.Errorf("format: write %s: %w", kw.rel, err))
-	}
-	kw.written += int64(len(kw.batch))
-	kw.batch = kw.batch[:0]
-	if kw.written-kw.synced >= bytesPerSync {
-		startWriteback(kw.f, kw.synced, kw.written-kw.synced)
-		kw.synced = kw.written
 	}
 	return nil
 }
@@ -591,6 +567,7 @@ func (kw *KeyedWriter) discard() error {
 		return nil
 	}
 	kw.done = true
+	kw.sink.abort()
 	_ = kw.f.Close()
 	_ = os.Remove(kw.tmp)
 	return kw.w.closed(kw.rel, false)
@@ -613,10 +590,7 @@ func (kw *KeyedWriter) Close() (map[string]KeyedFile, error) {
 		}
 		return kw.files, nil
 	}
-	if err := kw.writeBatch(); err != nil {
-		return nil, err
-	}
-	err := kw.f.Sync()
+	err := kw.sink.close()
 	if cerr := kw.f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,61 @@
+package hashmap
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestEncodedSort checks the bucket sort against a comparison sort on
+// hashes spread evenly, clustered in a narrow range, all equal, and mixed
+// with runs of equal hashes whose keys, namespaces and values decide.
+func TestEncodedSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	shapes := map[string]func(i int) uint64{
+		"spread":    func(int) uint64 { return r.Uint64() },
+		"prefixed":  func(int) uint64 { return 0xabc<<52 | r.Uint64()>>12 },
+		"narrow":    func(int) uint64 { return 1<<40 + r.Uint64N(64) },
+		"one hash":  func(int) uint64 { return 42 },
+		"runs":      func(i int) uint64 { return uint64(i/7) * 0x9e3779b97f4a7c15 },
+		"two":       func(i int) uint64 { return uint64(i % 2) },
+		"top bit":   func(i int) uint64 { return uint64(i%2) << 63 },
+		"low bits":  func(int) uint64 { return r.Uint64N(3) },
+		"high skew": func(int) uint64 { return r.Uint64() >> r.UintN(64) },
+	}
+	for name, hash := range shapes {
+		for _, n := range []int{0, 1, 2, 3, 17, 1000, 5000} {
+			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
+				var e encoded
+				for i := range n {
+					e.begin(hash(i))
+					e.arena = fmt.Appendf(e.arena, "k%d", r.IntN(5))
+					e.markKey()
+					e.arena = fmt.Appendf(e.arena, "n%d", r.IntN(3))
+					e.markNS()
+					e.arena = fmt.Appendf(e.arena, "v%d", r.IntN(4))
+					e.markValue()
+				}
+				want := slices.Clone(e.ents)
+				slices.SortStableFunc(want, e.compare)
+				// Sort twice: the second run reuses the scratch.
+				for range 2 {
+					e.ents = slices.Clone(want)
+					r.Shuffle(len(e.ents), func(i, j int) { e.ents[i], e.ents[j] = e.ents[j], e.ents[i] })
+					e.sort()
+					if len(e.ents) != len(want) {
+						t.Fatalf("sorted %d entries, want %d", len(e.ents), len(want))
+					}
+					for i := range want {
+						// Entries that compare equal may swap; their bytes may not differ.
+						a, b := e.entry(e.ents[i]), e.entry(want[i])
+						if a.Hash != b.Hash || !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Namespace, b.Namespace) || !bytes.Equal(a.Value, b.Value) {
+							t.Fatalf("entry %d: got %x %q %q %q, want %x %q %q %q", i, a.Hash, a.Key, a.Namespace, a.Value, b.Hash, b.Key, b.Namespace, b.Value)
+						}
+					}
+				}
+			})
+		}
+	}
+}
