@@ -25,6 +25,7 @@ type Backend[K comparable] struct {
 	hashed  bool
 	hasher  func(K) uint64
 	keySer  serde.Serializer[K]
+	keyRd   reader[K]
 	now     func() int64
 	tables  []backend.Table
 	byName  map[string]backend.Table
@@ -33,7 +34,27 @@ type Backend[K comparable] struct {
 // New returns an empty backend. hash must be the key type's stable hash and
 // now the processing-time clock in epoch milliseconds (used for TTL).
 func New[K comparable](keySer serde.Serializer[K], hash func(K) uint64, now func() int64) *Backend[K] {
-	return &Backend[K]{hasher: hash, keySer: keySer, now: now, byName: map[string]backend.Table{}}
+	return &Backend[K]{hasher: hash, keySer: keySer, keyRd: readerFor(keySer), now: now, byName: map[string]backend.Table{}}
+}
+
+// reader decodes with a serializer, into an arena when the serializer can
+// (strings and byte slices): a restore then allocates per chunk of values
+// rather than per value.
+type reader[T any] struct {
+	ser   serde.Serializer[T]
+	arena serde.ArenaReader[T]
+}
+
+func readerFor[T any](s serde.Serializer[T]) reader[T] {
+	ar, _ := s.(serde.ArenaReader[T])
+	return reader[T]{ser: s, arena: ar}
+}
+
+func (r reader[T]) read(src []byte, a *serde.Arena) (T, int, error) {
+	if r.arena != nil {
+		return r.arena.ReadArena(src, a)
+	}
+	return r.ser.Read(src)
 }
 
 // SetCurrentKey scopes every table of b to key k.
@@ -118,6 +139,8 @@ type table[K, N comparable] struct {
 	aliasing bool
 	// writes counts writes while TTL is on, to sweep every sweepEvery-th.
 	writes uint32
+	// arena holds the strings and byte slices a restore decodes.
+	arena serde.Arena
 }
 
 // Incremental TTL cleanup: how often a table with TTL sweeps, and how many
@@ -169,7 +192,7 @@ func (t *table[K, N]) sweepDue() bool {
 
 // decodeKey decodes an entry's key and namespace.
 func decodeKey[K, N comparable](t *table[K, N], e backend.Entry) (nsKey[K, N], error) {
-	k, n, err := t.b.keySer.Read(e.Key)
+	k, n, err := t.b.keyRd.read(e.Key, &t.arena)
 	if err != nil || n != len(e.Key) {
 		return nsKey[K, N]{}, fmt.Errorf("state %q: undecodable key %x: %v", t.name, e.Key, errOr(err, n, len(e.Key)))
 	}

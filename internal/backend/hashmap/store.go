@@ -55,7 +55,11 @@ type store[KK comparable, E any] struct {
 }
 
 type shard[KK comparable, E any] struct {
-	m      map[KK]E // nil until the first entry
+	m map[KK]E // nil until the first entry
+	// hint is the size to make m with, set by a reserve: the map is made
+	// only when its first entry comes, so that a restore fills it while it
+	// is still in the cache.
+	hint   int
 	depth  uint8
 	prefix uint64 // the top depth bits of every hash in the shard
 	// limit is the size above which the shard splits; it doubles when a
@@ -95,7 +99,7 @@ func (s *store[KK, E]) get(h uint64, k KK) (E, bool) {
 func (s *store[KK, E]) writable(h uint64) *shard[KK, E] {
 	sh := settled(s.at(h))
 	if sh.m == nil {
-		sh.m = map[KK]E{}
+		sh.m = make(map[KK]E, sh.hint)
 	}
 	return sh
 }
@@ -199,7 +203,7 @@ func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
 	s.dir = make([]*shard[KK, E], 1<<depth)
 	s.cover(0, loSlot)
 	for i := loSlot; i <= hiSlot; i++ {
-		s.dir[i] = &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit, m: make(map[KK]E, per)}
+		s.dir[i] = &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit, hint: per}
 	}
 	s.cover(hiSlot+1, len(s.dir))
 }

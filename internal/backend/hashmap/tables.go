@@ -19,6 +19,7 @@ type Value[K, N comparable, V any] struct {
 	table[K, N]
 	st     store[nsKey[K, N], *entry[V]]
 	valSer serde.Serializer[V]
+	valRd  reader[V]
 	slab   slab[V]
 	touch  toucher[V]
 }
@@ -35,7 +36,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, touch: toucherFor[V]()}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -228,6 +229,7 @@ type List[K, N comparable, V any] struct {
 	table[K, N]
 	st     store[nsKey[K, N], []entry[V]]
 	valSer serde.Serializer[V]
+	valRd  reader[V]
 }
 
 // NewList registers a list table; see NewValue.
@@ -235,7 +237,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer}
+	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -432,6 +434,8 @@ type Map[K, N, UK comparable, UV any] struct {
 	st    store[nsKey[K, N], map[UK]entry[UV]]
 	ukSer serde.Serializer[UK]
 	uvSer serde.Serializer[UV]
+	ukRd  reader[UK]
+	uvRd  reader[UV]
 }
 
 // NewMap registers a map table; see NewValue.
@@ -439,7 +443,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
 		return t, err
 	}
-	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer}
+	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
 	t.st = newStore(t.partHash, t.encode)
 	return t, b.register(t)
 }
@@ -647,7 +651,7 @@ func (t *Value[K, N, V]) Restore(e backend.Entry) error {
 	if err != nil {
 		return err
 	}
-	v, n, err := t.valSer.Read(e.Value)
+	v, n, err := t.valRd.read(e.Value, &t.arena)
 	if err != nil || n != len(e.Value) {
 		return fmt.Errorf("state %q: undecodable value %x: %v", t.name, e.Value, errOr(err, n, len(e.Value)))
 	}
@@ -672,7 +676,7 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error {
 	exp := t.expiresAt(t.now())
 	l := make([]entry[V], 0, cnt)
 	for i := uint64(0); i < cnt; i++ {
-		v, n, err := t.valSer.Read(e.Value[off:])
+		v, n, err := t.valRd.read(e.Value[off:], &t.arena)
 		if err != nil {
 			return fmt.Errorf("state %q: list element %d: %w", t.name, i, err)
 		}
@@ -707,12 +711,12 @@ func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
 	}
 	exp := t.expiresAt(t.now())
 	for i := uint64(0); i < cnt; i++ {
-		uk, n, err := t.ukSer.Read(e.Value[off:])
+		uk, n, err := t.ukRd.read(e.Value[off:], &t.arena)
 		if err != nil {
 			return fmt.Errorf("state %q: map key %d: %w", t.name, i, err)
 		}
 		off += n
-		uv, n, err := t.uvSer.Read(e.Value[off:])
+		uv, n, err := t.uvRd.read(e.Value[off:], &t.arena)
 		if err != nil {
 			return fmt.Errorf("state %q: map value %d: %w", t.name, i, err)
 		}

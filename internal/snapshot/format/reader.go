@@ -23,6 +23,10 @@ import (
 // that a range needs are read together up to this size.
 const readAhead = 1 << 20
 
+// prefetch is how far beyond its reads a cursor asks the kernel to read
+// ahead (willNeed), so that the disk works while blocks are decoded.
+const prefetch = 8 << 20
+
 // Snapshot is an opened, complete snapshot. Its methods may be called from
 // any number of goroutines at once; data files are opened per call.
 type Snapshot struct {
@@ -294,6 +298,7 @@ type cursor struct {
 	spanOff uint64
 	scratch []byte // decompressed payloads
 	bi      int    // index of the next block to load
+	hinted  uint64 // the file is prefetched up to here
 	blk     *Block // the current block
 	it      entryIter
 	nInBlk  uint64 // entries decoded from the current block
@@ -444,6 +449,7 @@ func (c *cursor) load() error {
 		}
 		c.spanOff = b.Offset
 		c.stats.Bytes += int64(n)
+		c.prefetch(end)
 	}
 	c.blk = b
 	c.nInBlk = 0
@@ -458,6 +464,20 @@ func (c *cursor) load() error {
 	c.stats.Blocks++
 	c.it = entryIter{p: payload, left: b.Entries}
 	return nil
+}
+
+// prefetch asks the kernel to read the cursor's blocks ahead once less than
+// half of prefetch is left ahead of off, the end of the last read.
+func (c *cursor) prefetch(off uint64) {
+	last := c.blocks[len(c.blocks)-1]
+	stop := last.Offset + last.Length
+	c.hinted = max(c.hinted, off)
+	if c.hinted >= stop || c.hinted-off >= prefetch/2 {
+		return
+	}
+	n := min(prefetch, stop-c.hinted)
+	willNeed(c.f, int64(c.hinted), int64(n))
+	c.hinted += n
 }
 
 // Verify reads every block of every keyed state and checks it, returning

@@ -5,56 +5,54 @@ package format
 import (
 	"errors"
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // startWriteback asks the kernel to start writing the byte range to disk
 // without waiting (sync_file_range SYNC_FILE_RANGE_WRITE), so that the final
 // fsync of a large data file has little left to do.
 func startWriteback(f *os.File, off, n int64) {
-	if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			const syncFileRangeWrite = 2
-			_ = syscall.SyncFileRange(int(fd), off, n, syncFileRangeWrite)
-		})
-	}
+	withFd(f, func(fd int) { _ = unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE) })
+}
+
+// willNeed asks the kernel to start reading the byte range into the page
+// cache without waiting (fadvise WILLNEED), so that a reader's next reads
+// find it there.
+func willNeed(f *os.File, off, n int64) {
+	withFd(f, func(fd int) { _ = unix.Fadvise(fd, off, n, unix.FADV_WILLNEED) })
 }
 
 // setDirect turns direct I/O (O_DIRECT) on or off for f and reports whether
 // it could. File systems without direct I/O (older tmpfs, some FUSE ones)
 // refuse to turn it on.
 func setDirect(f *os.File, on bool) bool {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
 	ok := false
-	_ = rc.Control(func(fd uintptr) {
-		flags, err := fcntl(fd, syscall.F_GETFL, 0)
+	withFd(f, func(fd int) {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		if err != nil {
 			return
 		}
 		if on {
-			flags |= syscall.O_DIRECT
+			flags |= unix.O_DIRECT
 		} else {
-			flags &^= syscall.O_DIRECT
+			flags &^= unix.O_DIRECT
 		}
-		_, err = fcntl(fd, syscall.F_SETFL, flags)
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 		ok = err == nil
 	})
 	return ok
 }
 
-func fcntl(fd uintptr, cmd, arg int) (int, error) {
-	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, uintptr(cmd), uintptr(arg))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
-}
-
 // isDirectRefused reports whether a write failed because the file system
 // does not take direct I/O for it.
 func isDirectRefused(err error) bool {
-	return errors.Is(err, syscall.EINVAL)
+	return errors.Is(err, unix.EINVAL)
+}
+
+// withFd calls fn with f's descriptor, if f has one.
+func withFd(f *os.File, fn func(fd int)) {
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { fn(int(fd)) })
+	}
 }

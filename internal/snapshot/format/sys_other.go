@@ -8,6 +8,9 @@ import "os"
 // everything.
 func startWriteback(*os.File, int64, int64) {}
 
+// willNeed does nothing on this platform.
+func willNeed(*os.File, int64, int64) {}
+
 // setDirect reports that direct I/O is not available on this platform.
 func setDirect(*os.File, bool) bool { return false }
 
