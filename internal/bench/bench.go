@@ -9,7 +9,6 @@ import (
 	"io"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -45,14 +44,6 @@ func (r Result) PerCPUSecond() float64 { return float64(r.Events) / r.CPU.Second
 
 // PerWallSecond returns events per wall-clock second.
 func (r Result) PerWallSecond() float64 { return float64(r.Events) / r.Wall.Seconds() }
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func measure(f func() (int64, error)) (Result, error) {
 	runtime.GC()

@@ -46,8 +46,14 @@ type reader[T any] struct {
 }
 
 func readerFor[T any](s serde.Serializer[T]) reader[T] {
-	ar, _ := s.(serde.ArenaReader[T])
-	return reader[T]{ser: s, arena: ar}
+	r := reader[T]{ser: s}
+	// Only the built-in serializers: a user's type that embeds one and
+	// overrides Read must be read through its Read.
+	switch any(s).(type) {
+	case serde.String, serde.Bytes:
+		r.arena, _ = s.(serde.ArenaReader[T])
+	}
+	return r
 }
 
 func (r reader[T]) read(src []byte, a *serde.Arena) (T, int, error) {

@@ -250,11 +250,10 @@ func (t *List[K, N, V]) All() iter.Seq[V] {
 		k, h := t.key(), t.b.keyHash()
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
-		var l []entry[V]
-		if refresh || t.aliasing {
+		l, _ := t.st.get(h, k)
+		if len(l) > 0 && (refresh || t.aliasing) {
+			// The caller may change what it is given: settle first.
 			l = t.st.writable(h).m[k]
-		} else {
-			l, _ = t.st.get(h, k)
 		}
 		for i := range l {
 			e := &l[i]
@@ -567,11 +566,10 @@ func (t *Map[K, N, UK, UV]) All() iter.Seq2[UK, UV] {
 		k, h := t.key(), t.b.keyHash()
 		now := t.now()
 		refresh := t.ttl.Millis != 0 && t.ttl.RefreshOnRead
-		var m map[UK]entry[UV]
-		if refresh || t.aliasing {
+		m, _ := t.st.get(h, k)
+		if len(m) > 0 && (refresh || t.aliasing) {
+			// The caller may change what it is given: settle first.
 			m = t.st.writable(h).m[k]
-		} else {
-			m, _ = t.st.get(h, k)
 		}
 		for uk, e := range m {
 			if expired(e.exp, now) {

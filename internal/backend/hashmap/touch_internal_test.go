@@ -1,6 +1,10 @@
 package hashmap
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/weirstream/weir/serde"
+)
 
 // TestToucher checks which types get a toucher and that it reads the right
 // bytes, empty and nil values included.
@@ -33,5 +37,28 @@ func TestToucher(t *testing.T) {
 	)
 	if toucherFor[string]()(&es) != 0 || toucherFor[[]byte]()(&eb) != 0 || toucherFor[*int64]()(&np) != 0 {
 		t.Error("an empty or nil value touched something")
+	}
+}
+
+// readValidated embeds serde.String but reads through its own Read.
+type readValidated struct{ serde.String }
+
+func (readValidated) Read(src []byte) (string, int, error) {
+	return "validated", len(src), nil
+}
+
+// TestReaderForOnlyBuiltins: arena decoding is used for the built-in string
+// and byte-slice serializers only, never in place of a user's Read.
+func TestReaderForOnlyBuiltins(t *testing.T) {
+	if readerFor[string](serde.String{}).arena == nil || readerFor[[]byte](serde.Bytes{}).arena == nil {
+		t.Fatal("built-in serializers do not decode into the arena")
+	}
+	r := readerFor[string](readValidated{})
+	if r.arena != nil {
+		t.Fatal("a serializer overriding Read decodes through the embedded ReadArena")
+	}
+	var a serde.Arena
+	if v, _, _ := r.read(serde.String{}.Append(nil, "x"), &a); v != "validated" {
+		t.Fatalf("read %q, want the user's Read", v)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -25,15 +26,16 @@ import (
 // writes through the page cache, asking the kernel to start writeback
 // every bytesPerSync bytes so that the final fsync has little left to do.
 type dataSink struct {
-	f      *os.File
-	direct bool // the file was opened for direct I/O (the goroutine may fall back)
-	buf    []byte
-	queue  chan []byte // filled buffers, in file order
-	spare  chan []byte // written buffers, for reuse
-	done   chan struct{}
-	bufs   int   // buffers allocated
-	size   int64 // bytes given to the sink
-	closed bool
+	f       *os.File
+	direct  bool // the file was opened for direct I/O (the goroutine may fall back)
+	buf     []byte
+	queue   chan []byte // filled buffers, in file order
+	spare   chan []byte // written buffers, for reuse
+	done    chan struct{}
+	bufs    int   // buffers allocated
+	size    int64 // bytes given to the sink
+	closed  bool
+	aborted atomic.Bool // the goroutine skips what is still queued
 
 	mu  sync.Mutex
 	err error // the goroutine's first error
@@ -165,6 +167,7 @@ func (s *dataSink) abort() {
 		return
 	}
 	s.closed = true
+	s.aborted.Store(true)
 	close(s.queue)
 	<-s.done
 }
@@ -176,7 +179,7 @@ func (s *dataSink) run() {
 	direct := s.direct
 	var off, synced int64
 	for b := range s.queue {
-		if s.failed() == nil && len(b) > 0 {
+		if !s.aborted.Load() && s.failed() == nil && len(b) > 0 {
 			_, err := s.f.WriteAt(b, off)
 			if err != nil && direct && isDirectRefused(err) && setDirect(s.f, false) {
 				// The file system took the file for direct I/O but
@@ -195,9 +198,11 @@ func (s *dataSink) run() {
 				synced = off
 			}
 		}
-		select {
-		case s.spare <- b[:0]:
-		default: // a buffer grown by reserve: let it go
+		if cap(b) > batchSize+batchSize/4 {
+			// Grown by reserve for a huge block: let it go, and give
+			// the pool a buffer of the usual size in its place.
+			b = alignedBuffer(batchSize + batchSize/4)
 		}
+		s.spare <- b[:0]
 	}
 }
