@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -430,7 +431,10 @@ func (k *keyedRestore) run(logger *slog.Logger) (err error) {
 func (j *job) restorePending() error {
 	pending := j.pending
 	j.pending = nil
-	return Parallel(len(pending), func(i int) error { return pending[i].run(j.opts.Logger) })
+	// Every subtask at once, up to a bound on the read buffers in use: the
+	// restores read files and are as many as the subtasks, often not a
+	// multiple of the processors.
+	return ParallelWidth(4*runtime.GOMAXPROCS(0), len(pending), func(i int) error { return pending[i].run(j.opts.Logger) })
 }
 
 // instantiate creates node n and, recursively, the nodes chained after it,

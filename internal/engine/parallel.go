@@ -11,6 +11,14 @@ import (
 // under way are waited for: Parallel returns only after every goroutine it
 // started has exited.
 func Parallel(n int, fn func(i int) error) error {
+	return ParallelWidth(runtime.GOMAXPROCS(0), n, fn)
+}
+
+// ParallelWidth is Parallel on up to width goroutines. More goroutines than
+// processors pay when the calls wait for I/O or are few and uneven: three
+// equal calls on two processors take two rounds on two goroutines and about
+// one and a half on three.
+func ParallelWidth(width, n int, fn func(i int) error) error {
 	var (
 		next     atomic.Int64
 		failed   atomic.Bool
@@ -18,7 +26,7 @@ func Parallel(n int, fn func(i int) error) error {
 		mu       sync.Mutex
 		firstErr error
 	)
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range min(max(width, 1), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -294,7 +294,7 @@ func TestParallelRestore(t *testing.T) {
 	ms, all := takeSnapshot(t)
 	for _, p := range []int{3, 4} {
 		t.Run(fmt.Sprintf("p=%d", p), func(t *testing.T) {
-			want := min(runtime.GOMAXPROCS(0), p)
+			want := min(4*runtime.GOMAXPROCS(0), p) // ParallelWidth in restorePending
 			src := newGatedSource(ms, want)
 			rj := newRestoreJob(0, false)
 			j, err := Start(context.Background(), rj.nodes, Options{Parallelism: p, Restore: src})
@@ -310,7 +310,7 @@ func TestParallelRestore(t *testing.T) {
 				t.Errorf("after Start: %d keyed restores of the counter made, %d still running; want %d, 0", calls, inFlight, p)
 			}
 			if maxIn != want {
-				t.Errorf("at most %d of the %d subtasks restored at once, want %d (GOMAXPROCS %d)", maxIn, p, want, runtime.GOMAXPROCS(0))
+				t.Errorf("at most %d of the %d subtasks restored at once, want %d (4 x GOMAXPROCS %d)", maxIn, p, want, runtime.GOMAXPROCS(0))
 			}
 			for _, name := range []string{"count", "odd"} {
 				got := rj.state(t, name)

@@ -3,6 +3,7 @@ package hashmap
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/bits"
 	"slices"
 	"sync"
@@ -32,6 +33,14 @@ import (
 // Reads of a pending shard need nothing: Go maps may be read concurrently.
 // Every path that modifies a shard's map, or a value reachable from it, goes
 // through store.writable first.
+//
+// A restore does not decode what it loads. Entries arrive in canonical
+// encoding, sorted by hash, and each is appended as it is to its shard's raw
+// entries; the shard decodes them into its map the first time the task
+// touches it (store.at), at most a few thousand entries at a time. Restoring
+// thus costs a copy per entry, and a snapshot of a shard never touched since
+// copies its raw entries instead of encoding them. Raw entries are never
+// changed once loaded, so a capture may read them while the task decodes.
 
 const (
 	// shardLimit is the number of entries above which a shard splits.
@@ -50,8 +59,12 @@ type store[KK comparable, E any] struct {
 	// encode appends the live entries of m at processing time now to out,
 	// unsorted.
 	encode func(out *encoded, m map[KK]E, now int64)
+	// decode adds the entry e, restored at processing time now, to m.
+	decode func(m map[KK]E, e backend.Entry, now int64) error
 	// sweepAt is the directory slot the next TTL sweep examines.
 	sweepAt int
+	// rawMem holds the raw entries of restored shards.
+	rawMem rawArena
 }
 
 type shard[KK comparable, E any] struct {
@@ -59,7 +72,9 @@ type shard[KK comparable, E any] struct {
 	// hint is the size to make m with, set by a reserve: the map is made
 	// only when its first entry comes, so that a restore fills it while it
 	// is still in the cache.
-	hint   int
+	hint int
+	// raw holds restored entries not decoded yet; see store.restore.
+	raw    *rawEntries
 	depth  uint8
 	prefix uint64 // the top depth bits of every hash in the shard
 	// limit is the size above which the shard splits; it doubles when a
@@ -74,17 +89,79 @@ type shard[KK comparable, E any] struct {
 	mu sync.Mutex
 }
 
-func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64)) store[KK, E] {
+func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64), decode func(map[KK]E, backend.Entry, int64) error) store[KK, E] {
 	return store[KK, E]{
 		dir:    []*shard[KK, E]{{limit: shardLimit}},
 		hash:   hash,
 		encode: encode,
+		decode: decode,
 	}
 }
 
-// at returns the shard holding hash h, for reading.
+// at returns the shard holding hash h, for reading, with any raw entries
+// decoded. A raw entry that cannot be decoded (which the checksums and the
+// serializer checks of a restore make a bug) panics, failing the task.
 func (s *store[KK, E]) at(h uint64) *shard[KK, E] {
-	return s.dir[h>>(64-uint(s.depth))]
+	sh := s.dir[h>>(64-uint(s.depth))]
+	if sh.raw != nil {
+		if err := s.materialize(sh); err != nil {
+			panic(err)
+		}
+		sh = s.dir[h>>(64-uint(s.depth))] // it may have split
+	}
+	return sh
+}
+
+// rawLimit is the number of raw entries above which a restore decodes a
+// shard at once: a table restored without Reserve then still grows by
+// splits, and no first touch has more than this to decode.
+const rawLimit = 2 * shardLimit
+
+// restore loads e, restored at processing time now, into its shard: as a
+// raw entry, or decoded if the shard already holds decoded entries or is
+// pending for a capture.
+func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
+	sh := s.dir[e.Hash>>(64-uint(s.depth))]
+	if len(sh.m) == 0 && sh.pending.Load() == nil && (sh.raw == nil || sh.raw.n < rawLimit) {
+		if sh.raw == nil {
+			sh.raw = &rawEntries{at: now}
+		}
+		r, n := sh.raw, rawSize(e)
+		r.buf = s.rawMem.grow(r.buf, n, max(sh.hint-r.n-1, 0))
+		r.add(e)
+		s.rawMem.bytes += n
+		s.rawMem.entries++
+		return nil
+	}
+	if err := s.materialize(sh); err != nil {
+		return err
+	}
+	sh = s.writable(e.Hash)
+	if err := s.decode(sh.m, e, now); err != nil {
+		return err
+	}
+	s.grown(sh)
+	return nil
+}
+
+// materialize decodes sh's raw entries into its map, after settling any
+// capture pending on it (which takes them as they are).
+func (s *store[KK, E]) materialize(sh *shard[KK, E]) error {
+	if sh.raw == nil {
+		return nil
+	}
+	settled(sh)
+	raw := sh.raw
+	sh.raw = nil
+	if sh.m == nil {
+		sh.m = make(map[KK]E, max(sh.hint, raw.n))
+	}
+	m := sh.m
+	if err := raw.each(func(e backend.Entry) error { return s.decode(m, e, raw.at) }); err != nil {
+		return fmt.Errorf("restored state: %w", err)
+	}
+	s.grown(sh)
+	return nil
 }
 
 // get returns the entry under k, whose key hashes to h.
@@ -118,7 +195,7 @@ func (sh *shard[KK, E]) settle() {
 	defer sh.mu.Unlock() // a panicking serializer must not leave it locked
 	if c := sh.pending.Load(); c != nil {
 		if !c.released.Load() {
-			c.encode(&c.out[sh.slot], sh.m, c.now)
+			c.encodeShard(&c.out[sh.slot], sh)
 		}
 		sh.pending.Store(nil)
 	}
@@ -241,7 +318,12 @@ func (s *store[KK, E]) shards(fn func(*shard[KK, E])) {
 // len returns the number of entries in all shards.
 func (s *store[KK, E]) len() int {
 	n := 0
-	s.shards(func(sh *shard[KK, E]) { n += len(sh.m) })
+	s.shards(func(sh *shard[KK, E]) {
+		n += len(sh.m)
+		if sh.raw != nil {
+			n += sh.raw.n
+		}
+	})
 	return n
 }
 
@@ -267,7 +349,7 @@ func (s *store[KK, E]) capture(now int64) *capture[KK, E] {
 		if sh.pending.Load() != nil {
 			sh.settle()
 		}
-		if len(sh.m) == 0 {
+		if len(sh.m) == 0 && sh.raw == nil {
 			return
 		}
 		sh.slot = len(c.shards)
@@ -326,12 +408,27 @@ func (c *capture[KK, E]) take(i int, sh *shard[KK, E], scratch *encoded) error {
 	}
 	if sh.pending.Load() == c {
 		scratch.reset()
-		c.encode(scratch, sh.m, c.now)
+		c.encodeShard(scratch, sh)
 		sh.pending.Store(nil)
 	} else {
 		*scratch, c.out[i] = c.out[i], encoded{}
 	}
 	return nil
+}
+
+// encodeShard appends the entries of sh to out: its map's, encoded, and its
+// raw ones, copied.
+func (c *capture[KK, E]) encodeShard(out *encoded, sh *shard[KK, E]) {
+	c.encode(out, sh.m, c.now)
+	if sh.raw != nil {
+		err := sh.raw.each(func(e backend.Entry) error {
+			out.add(e)
+			return nil
+		})
+		if err != nil {
+			panic(err) // the restore wrote them: a bug
+		}
+	}
 }
 
 // Release implements backend.View.
@@ -391,6 +488,17 @@ func (e *encoded) markNS() {
 func (e *encoded) markValue() {
 	x := &e.ents[len(e.ents)-1]
 	x.value = uint32(len(e.arena) - x.off - int(x.key) - int(x.ns))
+}
+
+// add appends a copy of entry x.
+func (e *encoded) add(x backend.Entry) {
+	e.begin(x.Hash)
+	e.arena = append(e.arena, x.Key...)
+	e.markKey()
+	e.arena = append(e.arena, x.Namespace...)
+	e.markNS()
+	e.arena = append(e.arena, x.Value...)
+	e.markValue()
 }
 
 func (e *encoded) entry(x encEntry) backend.Entry {

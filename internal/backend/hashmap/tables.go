@@ -37,7 +37,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		return t, nil
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
-	t.st = newStore(t.partHash, t.encode)
+	t.st = newStore(t.partHash, t.encode, t.decode)
 	return t, b.register(t)
 }
 
@@ -238,7 +238,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 		return t, err
 	}
 	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
-	t.st = newStore(t.partHash, t.encode)
+	t.st = newStore(t.partHash, t.encode, t.decode)
 	return t, b.register(t)
 }
 
@@ -443,7 +443,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 		return t, err
 	}
 	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
-	t.st = newStore(t.partHash, t.encode)
+	t.st = newStore(t.partHash, t.encode, t.decode)
 	return t, b.register(t)
 }
 
@@ -643,8 +643,12 @@ func (t *Map[K, N, UK, UV]) encode(out *encoded, m map[nsKey[K, N]]map[UK]entry[
 	}
 }
 
-// Restore implements backend.Table.
-func (t *Value[K, N, V]) Restore(e backend.Entry) error {
+// Restore implements backend.Table. The entry is decoded when its shard is
+// first used (see store.restore).
+func (t *Value[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
+
+// decode adds the restored entry e to m.
+func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
@@ -654,15 +658,17 @@ func (t *Value[K, N, V]) Restore(e backend.Entry) error {
 		return fmt.Errorf("state %q: undecodable value %x: %v", t.name, e.Value, errOr(err, n, len(e.Value)))
 	}
 	p := t.slab.get()
-	p.v, p.exp = v, t.expiresAt(t.now())
-	sh := t.st.writable(e.Hash)
-	sh.m[k] = p
-	t.st.grown(sh)
+	p.v, p.exp = v, t.expiresAt(now)
+	m[k] = p
 	return nil
 }
 
-// Restore implements backend.Table.
-func (t *List[K, N, V]) Restore(e backend.Entry) error {
+// Restore implements backend.Table. The entry is decoded when its shard is
+// first used (see store.restore).
+func (t *List[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
+
+// decode adds the restored entry e to m.
+func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
@@ -671,7 +677,7 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error {
 	if off <= 0 || cnt > uint64(len(e.Value)) {
 		return fmt.Errorf("state %q: undecodable list length in %x", t.name, e.Value)
 	}
-	exp := t.expiresAt(t.now())
+	exp := t.expiresAt(now)
 	l := make([]entry[V], 0, cnt)
 	for i := uint64(0); i < cnt; i++ {
 		v, n, err := t.valRd.read(e.Value[off:], &t.arena)
@@ -684,14 +690,16 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error {
 	if off != len(e.Value) {
 		return fmt.Errorf("state %q: %d trailing bytes after list", t.name, len(e.Value)-off)
 	}
-	sh := t.st.writable(e.Hash)
-	sh.m[k] = append(sh.m[k], l...)
-	t.st.grown(sh)
+	m[k] = append(m[k], l...)
 	return nil
 }
 
-// Restore implements backend.Table.
-func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
+// Restore implements backend.Table. The entry is decoded when its shard is
+// first used (see store.restore).
+func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
+
+// decode adds the restored entry e to the map in m.
+func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
@@ -700,14 +708,12 @@ func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
 	if off <= 0 || cnt > uint64(len(e.Value)) {
 		return fmt.Errorf("state %q: undecodable map length in %x", t.name, e.Value)
 	}
-	sh := t.st.writable(e.Hash)
-	m := sh.m[k]
-	if m == nil {
-		m = make(map[UK]entry[UV], cnt)
-		sh.m[k] = m
-		t.st.grown(sh)
+	um := m[k]
+	if um == nil {
+		um = make(map[UK]entry[UV], cnt)
+		m[k] = um
 	}
-	exp := t.expiresAt(t.now())
+	exp := t.expiresAt(now)
 	for i := uint64(0); i < cnt; i++ {
 		uk, n, err := t.ukRd.read(e.Value[off:], &t.arena)
 		if err != nil {
@@ -719,7 +725,7 @@ func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error {
 			return fmt.Errorf("state %q: map value %d: %w", t.name, i, err)
 		}
 		off += n
-		m[uk] = entry[UV]{v: uv, exp: exp}
+		um[uk] = entry[UV]{v: uv, exp: exp}
 	}
 	if off != len(e.Value) {
 		return fmt.Errorf("state %q: %d trailing bytes after map", t.name, len(e.Value)-off)

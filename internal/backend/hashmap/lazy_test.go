@@ -1,0 +1,167 @@
+package hashmap_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/backend/hashmap"
+	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/serde"
+)
+
+// restoreAll restores every table of src into the same table of dst, with
+// or without reserving first.
+func restoreAll(t *testing.T, src, dst *fixture, reserve bool) [][]entry {
+	t.Helper()
+	var wants [][]entry
+	for _, pair := range [][2]backend.Table{{src.value, dst.value}, {src.list, dst.list}, {src.m, dst.m}} {
+		want := collect(t, pair[0], keyspace.Full)
+		if reserve {
+			pair[1].(backend.Reserver).Reserve(len(want), keyspace.Full)
+		}
+		for _, e := range want {
+			if err := pair[1].Restore(backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wants = append(wants, want)
+	}
+	return wants
+}
+
+// TestLazyRestore: restored entries are decoded when their shard is first
+// touched. Before and after any touch, the tables count, read, snapshot and
+// modify exactly as if everything had been decoded at once; a view taken
+// before the task touches a shard shows the restored entries even when the
+// task decodes and changes that shard while the view is read.
+func TestLazyRestore(t *testing.T) {
+	for _, reserve := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reserve=%v", reserve), func(t *testing.T) {
+			src := newFixture(t, 6000)
+			dst := newFixture(t, 0)
+			wants := restoreAll(t, src, dst, reserve)
+			dst.n = src.n // mutate changes as many keys in both
+			tables := []backend.Table{dst.value, dst.list, dst.m}
+			for i, tb := range tables {
+				if tb.Len() != len(wants[i]) {
+					t.Fatalf("%s: Len %d before any touch, want %d", tb.Name(), tb.Len(), len(wants[i]))
+				}
+			}
+			// A view of the untouched tables, read while the task
+			// touches and changes every key.
+			views := make([]backend.View, len(tables))
+			for i, tb := range tables {
+				views[i] = tb.Capture()
+			}
+			got := make([][]entry, len(tables))
+			errs := make([]error, len(tables))
+			var wg sync.WaitGroup
+			for i, v := range views {
+				wg.Go(func() { got[i], errs[i] = readAll(v, tables[i].Name()) })
+			}
+			// Reads first: every restored value is there.
+			for i := range 6000 {
+				k := fmt.Sprintf("key-%d", i)
+				dst.b.SetCurrentKey(k)
+				for ns := int64(-1); ns < int64(i%3); ns++ {
+					dst.value.SetNamespace(ns)
+					if v, ok := dst.value.Get(); !ok || v != int64(i)*10+ns {
+						t.Fatalf("%s/%d: Get = %d, %v after restore", k, ns, v, ok)
+					}
+				}
+			}
+			mutate(dst, 1)
+			wg.Wait()
+			for i, v := range views {
+				v.Release()
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				}
+				want := slices.Clone(wants[i])
+				for j := range want {
+					want[j].tableName = tables[i].Name()
+				}
+				if !slices.Equal(got[i], want) {
+					t.Fatalf("%s: the view of the restored table holds %d entries, want the %d restored", tables[i].Name(), len(got[i]), len(want))
+				}
+			}
+			// After the changes, the tables equal a fixture that was
+			// never snapshotted and got the same changes.
+			mutate(src, 1)
+			for i, tb := range tables {
+				want := collect(t, []backend.Table{src.value, src.list, src.m}[i], keyspace.Full)
+				if got := collect(t, tb, keyspace.Full); !slices.Equal(got, want) {
+					t.Fatalf("%s: after the same changes, %d entries differ from the never-restored table's %d", tb.Name(), len(got), len(want))
+				}
+			}
+			if !reserve {
+				if n := hashmap.Shards(dst.value); n < 4 {
+					t.Errorf("a table restored without Reserve stayed in %d shards", n)
+				}
+			}
+		})
+	}
+}
+
+// TestLazyRestoreUndecodable: an entry that cannot be decoded is accepted by
+// Restore (it is not decoded yet) and fails the first touch of its shard
+// with an error naming the state. Past the raw limit a restore decodes at
+// once, and then Restore returns the error itself.
+func TestLazyRestoreUndecodable(t *testing.T) {
+	f := newFixture(t, 0)
+	bad := backend.Entry{Hash: f.hash("k"), Key: []byte("\x01k"), Namespace: []byte{0, 0, 0, 0, 0, 0, 0, 0}, Value: []byte{1, 2}}
+	if err := f.value.Restore(bad); err != nil {
+		t.Fatalf("Restore decoded eagerly: %v", err)
+	}
+	func() {
+		defer func() {
+			r := recover()
+			err, _ := r.(error)
+			if err == nil || !strings.Contains(err.Error(), `state "value"`) {
+				t.Fatalf("first touch: recovered %v, want an error naming the state", r)
+			}
+		}()
+		f.b.SetCurrentKey("k")
+		f.value.SetNamespace(0)
+		f.value.Get()
+		t.Fatal("the first touch of an undecodable shard did not fail")
+	}()
+
+	// Without Reserve everything lands in one shard: past the limit the
+	// restore decodes, and a bad entry among them is an error of Restore.
+	g := newFixture(t, 0)
+	var err error
+	for i := 0; err == nil && i < 20000; i++ {
+		e := bad
+		e.Hash = uint64(i) << 40
+		err = g.value.Restore(e)
+	}
+	if err == nil || !strings.Contains(err.Error(), `state "value"`) {
+		t.Fatalf("restoring past the raw limit: %v, want an error naming the state", err)
+	}
+}
+
+// TestLazyRestoreTTL: a restored entry's fresh lifetime starts when it is
+// restored, not when its shard is first touched.
+func TestLazyRestoreTTL(t *testing.T) {
+	f := newFixture(t, 0)
+	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := backend.Entry{Hash: f.hash("k"), Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 7)}
+	f.clock.now = 1000
+	if err := tv.Restore(e); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.now = 1101 // first touch after the lifetime that began at the restore
+	f.b.SetCurrentKey("k")
+	tv.SetNamespace(0)
+	if v, ok := tv.Get(); ok {
+		t.Fatalf("Get = %d at 1101 for an entry restored at 1000 with a 100 ms TTL", v)
+	}
+}
