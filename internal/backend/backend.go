@@ -64,7 +64,9 @@ type Table interface {
 	// valid only during the call. Expired TTL entries are skipped.
 	Entries(r keyspace.Range, fn func(Entry) error) error
 	// Restore loads one entry in the encoding Entries produces. Restored
-	// entries with a TTL start a fresh lifetime.
+	// entries with a TTL start a fresh lifetime. A table may keep the entry
+	// encoded and decode it when it is first used; an entry that cannot be
+	// decoded then fails that use rather than Restore.
 	Restore(e Entry) error
 }
 

@@ -25,7 +25,7 @@ const readAhead = 1 << 20
 
 // prefetch is how far beyond its reads a cursor asks the kernel to read
 // ahead (willNeed), so that the disk works while blocks are decoded.
-const prefetch = 8 << 20
+const prefetch = 32 << 20
 
 // Snapshot is an opened, complete snapshot. Its methods may be called from
 // any number of goroutines at once; data files are opened per call.
