@@ -26,12 +26,21 @@ func benchTable(b *testing.B, n int) (*hashmap.Backend[int64], *hashmap.Value[in
 	}
 	for k := range int64(n) {
 		be.SetCurrentKey(k)
-		v := make([]byte, 48)
+		v := make([]byte, benchValueBytes)
 		binary.BigEndian.PutUint64(v, uint64(k))
 		t.Put(v)
 	}
 	return be, t
 }
+
+// benchValueBytes is the value size of the benchmark tables: 48, or
+// WEIR_VIEW_BENCH_VALUE_BYTES.
+var benchValueBytes = func() int {
+	if n, err := strconv.Atoi(os.Getenv("WEIR_VIEW_BENCH_VALUE_BYTES")); err == nil && n >= 8 {
+		return n
+	}
+	return 48
+}()
 
 // benchKeys is the table size of BenchmarkViewEntries: 1 Mi, or
 // WEIR_VIEW_BENCH_KEYS (the savepoint benchmark holds 8 M per subtask).
@@ -47,7 +56,8 @@ func benchKeys(b *testing.B) int {
 }
 
 // BenchmarkViewEntries measures reading a captured view: encoding and
-// sorting, per entry (b.N entries).
+// sorting, per entry (b.N entries). WEIR_VIEW_BENCH_KEYS and
+// WEIR_VIEW_BENCH_VALUE_BYTES change the table's shape.
 func BenchmarkViewEntries(b *testing.B) {
 	_, t := benchTable(b, benchKeys(b))
 	b.ReportAllocs()

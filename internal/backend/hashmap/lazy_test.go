@@ -165,3 +165,26 @@ func TestLazyRestoreTTL(t *testing.T) {
 		t.Fatalf("Get = %d at 1101 for an entry restored at 1000 with a 100 ms TTL", v)
 	}
 }
+
+// TestLazyRestoreTTLSnapshot: restored entries that expire before their
+// shard is ever touched are left out of a snapshot, as decoded ones are.
+func TestLazyRestoreTTLSnapshot(t *testing.T) {
+	f := newFixture(t, 0)
+	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := backend.Entry{Hash: f.hash("k"), Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 7)}
+	f.clock.now = 1000
+	if err := tv.Restore(e); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.now = 1099
+	if got := collect(t, tv, keyspace.Full); len(got) != 1 {
+		t.Fatalf("at 1099 the view holds %d entries, want the restored one", len(got))
+	}
+	f.clock.now = 1100
+	if got := collect(t, tv, keyspace.Full); len(got) != 0 {
+		t.Fatalf("at 1100 the view holds %d entries, want none: the restored entry expired", len(got))
+	}
+}

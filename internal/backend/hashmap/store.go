@@ -61,6 +61,9 @@ type store[KK comparable, E any] struct {
 	encode func(out *encoded, m map[KK]E, now int64)
 	// decode adds the entry e, restored at processing time now, to m.
 	decode func(m map[KK]E, e backend.Entry, now int64) error
+	// expiresAt returns the expiry of an entry written at processing time
+	// now (0: never); raw entries expire together, from their restore.
+	expiresAt func(now int64) int64
 	// sweepAt is the directory slot the next TTL sweep examines.
 	sweepAt int
 	// rawMem holds the raw entries of restored shards.
@@ -89,12 +92,13 @@ type shard[KK comparable, E any] struct {
 	mu sync.Mutex
 }
 
-func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64), decode func(map[KK]E, backend.Entry, int64) error) store[KK, E] {
+func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64), decode func(map[KK]E, backend.Entry, int64) error, expiresAt func(int64) int64) store[KK, E] {
 	return store[KK, E]{
-		dir:    []*shard[KK, E]{{limit: shardLimit}},
-		hash:   hash,
-		encode: encode,
-		decode: decode,
+		dir:       []*shard[KK, E]{{limit: shardLimit}},
+		hash:      hash,
+		encode:    encode,
+		decode:    decode,
+		expiresAt: expiresAt,
 	}
 }
 
@@ -344,7 +348,7 @@ func (s *store[KK, E]) sweepShard() *shard[KK, E] {
 // store at processing time now. A shard still pending for an earlier
 // capture is settled for it first.
 func (s *store[KK, E]) capture(now int64) *capture[KK, E] {
-	c := &capture[KK, E]{encode: s.encode, now: now}
+	c := &capture[KK, E]{encode: s.encode, expiresAt: s.expiresAt, now: now}
 	s.shards(func(sh *shard[KK, E]) {
 		if sh.pending.Load() != nil {
 			sh.settle()
@@ -368,12 +372,13 @@ var (
 // capture is a store's contents at one instant; it implements
 // backend.View.
 type capture[KK comparable, E any] struct {
-	encode   func(*encoded, map[KK]E, int64)
-	now      int64
-	shards   []*shard[KK, E]
-	out      []encoded // out[i] is shards[i] encoded, once it is
-	released atomic.Bool
-	read     bool
+	encode    func(*encoded, map[KK]E, int64)
+	expiresAt func(int64) int64
+	now       int64
+	shards    []*shard[KK, E]
+	out       []encoded // out[i] is shards[i] encoded, once it is
+	released  atomic.Bool
+	read      bool
 }
 
 // Entries implements backend.View.
@@ -416,11 +421,11 @@ func (c *capture[KK, E]) take(i int, sh *shard[KK, E], scratch *encoded) error {
 	return nil
 }
 
-// encodeShard appends the entries of sh to out: its map's, encoded, and its
-// raw ones, copied.
+// encodeShard appends the live entries of sh to out: its map's, encoded,
+// and its raw ones, copied.
 func (c *capture[KK, E]) encodeShard(out *encoded, sh *shard[KK, E]) {
 	c.encode(out, sh.m, c.now)
-	if sh.raw != nil {
+	if sh.raw != nil && !expired(c.expiresAt(sh.raw.at), c.now) {
 		err := sh.raw.each(func(e backend.Entry) error {
 			out.add(e)
 			return nil

@@ -37,7 +37,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		return t, nil
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
-	t.st = newStore(t.partHash, t.encode, t.decode)
+	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
 }
 
@@ -238,7 +238,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 		return t, err
 	}
 	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
-	t.st = newStore(t.partHash, t.encode, t.decode)
+	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
 }
 
@@ -443,7 +443,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 		return t, err
 	}
 	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
-	t.st = newStore(t.partHash, t.encode, t.decode)
+	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
 }
 

@@ -27,7 +27,7 @@ type Timers[K, N comparable] struct {
 // ("timers/event", say): q keeps its registered timers in the table.
 func NewTimers[K, N comparable](b *Backend[K], name string, q *timer.Queue[K, N], nsSer serde.Serializer[N]) (*Timers[K, N], error) {
 	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer}
-	t.st = newStore(func(tm timer.Timer[K, N]) uint64 { return b.hasher(tm.Key) }, t.encode, nil)
+	t.st = newStore(func(tm timer.Timer[K, N]) uint64 { return b.hasher(tm.Key) }, t.encode, nil, nil)
 	if err := b.register(t); err != nil {
 		return nil, err
 	}
