@@ -239,6 +239,24 @@ func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(str
 	return nil
 }
 
+// KeyedRuns implements engine.KeyedRunSource.
+func (f *fileSnapshot) KeyedRuns(id engine.OperatorID, r keyspace.Range, fn func(string, []byte, int) error) error {
+	op := f.ops[id]
+	if op == nil {
+		return nil
+	}
+	for _, st := range op.States {
+		if !st.Kind.IsKeyed() {
+			continue
+		}
+		name := st.Name
+		if err := f.s.ReadKeyedRuns(op.ID, name, r, func(run []byte, n int) error { return fn(name, run, n) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // KeyedCount implements engine.KeyedCounter from the block index: the
 // entries of the blocks that overlap r (an estimate at r's edges).
 func (f *fileSnapshot) KeyedCount(id engine.OperatorID, state string, r keyspace.Range) int {

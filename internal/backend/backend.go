@@ -9,6 +9,9 @@
 package backend
 
 import (
+	"encoding/binary"
+	"errors"
+
 	"github.com/weirstream/weir/internal/keyspace"
 )
 
@@ -103,4 +106,53 @@ type Keyed interface {
 	Tables() []Table
 	// Table returns the state registered under name, or nil.
 	Table(name string) Table
+}
+
+// RunRestorer is implemented by tables that restore runs of entries at a
+// time, which saves a call and a decoding per entry. A run holds n entries,
+// in ascending (hash, key, namespace) order, each encoded as in a data file
+// of a snapshot (docs/format/savepoint.md):
+//
+//	hash uint64 LE | uvarint len | key | uvarint len | namespace | uvarint len | value
+//
+// The run is valid only during the call. Restoring a run is restoring its
+// entries one by one.
+type RunRestorer interface {
+	RestoreRun(run []byte, n int) error
+}
+
+// ErrBadRun is returned for a run that does not hold whole encoded entries.
+var ErrBadRun = errors.New("backend: malformed run of encoded entries")
+
+// NextEncoded decodes the first entry of a run and returns it with the
+// rest of the run. The entry's slices alias the run.
+func NextEncoded(run []byte) (e Entry, rest []byte, err error) {
+	if len(run) < 8 {
+		return e, nil, ErrBadRun
+	}
+	e.Hash = binary.LittleEndian.Uint64(run)
+	p := run[8:]
+	var parts [3][]byte
+	for i := range parts {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(p)-k) {
+			return e, nil, ErrBadRun
+		}
+		end := k + int(l)
+		parts[i] = p[k:end:end]
+		p = p[end:]
+	}
+	e.Key, e.Namespace, e.Value = parts[0], parts[1], parts[2]
+	return e, p, nil
+}
+
+// AppendEncoded appends e in the encoding of a run.
+func AppendEncoded(dst []byte, e Entry) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, e.Hash)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Key)))
+	dst = append(dst, e.Key...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Namespace)))
+	dst = append(dst, e.Namespace...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Value)))
+	return append(dst, e.Value...)
 }

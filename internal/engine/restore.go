@@ -29,6 +29,13 @@ type RestoreSource interface {
 	KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte)
 }
 
+// KeyedRunSource is implemented by restore sources that can hand keyed
+// state over in runs of encoded entries (backend.RunRestorer): fn gets the
+// same entries as RestoreSource.Keyed, n at a time.
+type KeyedRunSource interface {
+	KeyedRuns(id OperatorID, r keyspace.Range, fn func(state string, run []byte, n int) error) error
+}
+
 // KeyedCounter is implemented by restore sources that can tell about how
 // many entries of a keyed state lie in a hash range, so that tables can be
 // sized before they are restored.
@@ -80,23 +87,55 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 	var (
 		last  string
 		table backend.Table
+		runs  backend.RunRestorer // table, if it restores runs
 	)
+	// use makes state the table restored into.
+	use := func(state string) error {
+		last, table, runs = state, nil, nil
+		if inst.Keyed != nil {
+			table = inst.Keyed.Table(state)
+		}
+		if table == nil {
+			return fmt.Errorf("operator %q: the snapshot has keyed state %q, which this version of the operator does not declare", n.Name, state)
+		}
+		if err := checkSchemas(src, n, table); err != nil {
+			return err
+		}
+		if rs, ok := table.(backend.Reserver); ok {
+			if kc, ok := src.(KeyedCounter); ok {
+				rs.Reserve(kc.KeyedCount(n.ID, state, r), r)
+			}
+		}
+		runs, _ = table.(backend.RunRestorer)
+		return nil
+	}
+	if rs, ok := src.(KeyedRunSource); ok {
+		return rs.KeyedRuns(n.ID, r, func(state string, run []byte, k int) error {
+			if table == nil || state != last {
+				if err := use(state); err != nil {
+					return err
+				}
+			}
+			if runs != nil {
+				return runs.RestoreRun(run, k)
+			}
+			for ; k > 0; k-- {
+				e, rest, err := backend.NextEncoded(run)
+				if err != nil {
+					return err
+				}
+				if err := table.Restore(e); err != nil {
+					return err
+				}
+				run = rest
+			}
+			return nil
+		})
+	}
 	return src.Keyed(n.ID, r, func(state string, e backend.Entry) error {
 		if table == nil || state != last {
-			last, table = state, nil
-			if inst.Keyed != nil {
-				table = inst.Keyed.Table(state)
-			}
-			if table == nil {
-				return fmt.Errorf("operator %q: the snapshot has keyed state %q, which this version of the operator does not declare", n.Name, state)
-			}
-			if err := checkSchemas(src, n, table); err != nil {
+			if err := use(state); err != nil {
 				return err
-			}
-			if rs, ok := table.(backend.Reserver); ok {
-				if kc, ok := src.(KeyedCounter); ok {
-					rs.Reserve(kc.KeyedCount(n.ID, state, r), r)
-				}
 			}
 		}
 		return table.Restore(e)

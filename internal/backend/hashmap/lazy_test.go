@@ -1,6 +1,7 @@
 package hashmap_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,8 +15,9 @@ import (
 )
 
 // restoreAll restores every table of src into the same table of dst, with
-// or without reserving first.
-func restoreAll(t *testing.T, src, dst *fixture, reserve bool) [][]entry {
+// or without reserving first, entry by entry or (runs) in runs of 1 to 300
+// entries.
+func restoreAll(t *testing.T, src, dst *fixture, reserve, runs bool) [][]entry {
 	t.Helper()
 	var wants [][]entry
 	for _, pair := range [][2]backend.Table{{src.value, dst.value}, {src.list, dst.list}, {src.m, dst.m}} {
@@ -23,9 +25,22 @@ func restoreAll(t *testing.T, src, dst *fixture, reserve bool) [][]entry {
 		if reserve {
 			pair[1].(backend.Reserver).Reserve(len(want), keyspace.Full)
 		}
-		for _, e := range want {
-			if err := pair[1].Restore(backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}); err != nil {
-				t.Fatal(err)
+		var run []byte
+		n := 0
+		for i, e := range want {
+			be := backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}
+			if !runs {
+				if err := pair[1].Restore(be); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			run = backend.AppendEncoded(run, be)
+			if n++; n == 1+i*7919%300 || i == len(want)-1 {
+				if err := pair[1].(backend.RunRestorer).RestoreRun(run, n); err != nil {
+					t.Fatal(err)
+				}
+				run, n = run[:0], 0
 			}
 		}
 		wants = append(wants, want)
@@ -39,11 +54,12 @@ func restoreAll(t *testing.T, src, dst *fixture, reserve bool) [][]entry {
 // before the task touches a shard shows the restored entries even when the
 // task decodes and changes that shard while the view is read.
 func TestLazyRestore(t *testing.T) {
-	for _, reserve := range []bool{true, false} {
-		t.Run(fmt.Sprintf("reserve=%v", reserve), func(t *testing.T) {
+	for _, mode := range []struct{ reserve, runs bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		reserve := mode.reserve
+		t.Run(fmt.Sprintf("reserve=%v/runs=%v", reserve, mode.runs), func(t *testing.T) {
 			src := newFixture(t, 6000)
 			dst := newFixture(t, 0)
-			wants := restoreAll(t, src, dst, reserve)
+			wants := restoreAll(t, src, dst, reserve, mode.runs)
 			dst.n = src.n // mutate changes as many keys in both
 			tables := []backend.Table{dst.value, dst.list, dst.m}
 			for i, tb := range tables {
@@ -142,6 +158,11 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), `state "value"`) {
 		t.Fatalf("restoring past the raw limit: %v, want an error naming the state", err)
+	}
+	// A run that does not hold whole entries is refused.
+	run := backend.AppendEncoded(nil, bad)
+	if err := newFixture(t, 0).value.RestoreRun(run[:len(run)-1], 1); !errors.Is(err, backend.ErrBadRun) {
+		t.Fatalf("RestoreRun of a cut run: %v, want ErrBadRun", err)
 	}
 }
 

@@ -1,23 +1,19 @@
 package hashmap
 
 import (
-	"encoding/binary"
-	"errors"
-
 	"github.com/weirstream/weir/internal/backend"
 )
 
 // rawEntries are restored entries not decoded yet (see store.restore), one
-// after another in a compact encoding: hash uint64 LE | uvarint length |
-// key | uvarint length | namespace | uvarint length | value. They are
-// appended once, by the restore, and only read afterwards.
+// after another in the encoding of a run (backend.RunRestorer). They are
+// appended by the restore and only read afterwards.
 type rawEntries struct {
 	buf []byte
 	n   int
 	at  int64 // the processing time the entries were restored at
 }
 
-// rawSize is the size of e in a rawEntries buffer.
+// rawSize is the size of e in the encoding of a run.
 func rawSize(e backend.Entry) int {
 	return 8 + uvarintLen(len(e.Key)) + len(e.Key) + uvarintLen(len(e.Namespace)) + len(e.Namespace) + uvarintLen(len(e.Value)) + len(e.Value)
 }
@@ -31,43 +27,18 @@ func uvarintLen(n int) int {
 	return l
 }
 
-// add appends e; buf must have room for rawSize(e) bytes.
-func (r *rawEntries) add(e backend.Entry) {
-	b := binary.LittleEndian.AppendUint64(r.buf, e.Hash)
-	b = binary.AppendUvarint(b, uint64(len(e.Key)))
-	b = append(b, e.Key...)
-	b = binary.AppendUvarint(b, uint64(len(e.Namespace)))
-	b = append(b, e.Namespace...)
-	b = binary.AppendUvarint(b, uint64(len(e.Value)))
-	r.buf = append(b, e.Value...)
-	r.n++
-}
-
-var errRawCorrupt = errors.New("hashmap: corrupt raw entries")
-
 // each calls fn for every entry in the order added; the slices passed to fn
 // alias the buffer.
 func (r *rawEntries) each(fn func(backend.Entry) error) error {
-	p := r.buf
-	for len(p) > 0 {
-		if len(p) < 8 {
-			return errRawCorrupt
+	for p := r.buf; len(p) > 0; {
+		e, rest, err := backend.NextEncoded(p)
+		if err != nil {
+			return err
 		}
-		e := backend.Entry{Hash: binary.LittleEndian.Uint64(p)}
-		p = p[8:]
-		var parts [3][]byte
-		for i := range parts {
-			l, k := binary.Uvarint(p)
-			if k <= 0 || l > uint64(len(p)-k) {
-				return errRawCorrupt
-			}
-			parts[i] = p[k : k+int(l) : k+int(l)]
-			p = p[k+int(l):]
-		}
-		e.Key, e.Namespace, e.Value = parts[0], parts[1], parts[2]
 		if err := fn(e); err != nil {
 			return err
 		}
+		p = rest
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package hashmap
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -126,13 +127,10 @@ const rawLimit = 2 * shardLimit
 // pending for a capture.
 func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	sh := s.dir[e.Hash>>(64-uint(s.depth))]
-	if len(sh.m) == 0 && sh.pending.Load() == nil && (sh.raw == nil || sh.raw.n < rawLimit) {
-		if sh.raw == nil {
-			sh.raw = &rawEntries{at: now}
-		}
-		r, n := sh.raw, rawSize(e)
-		r.buf = s.rawMem.grow(r.buf, n, max(sh.hint-r.n-1, 0))
-		r.add(e)
+	if s.takesRaw(sh) {
+		r, n := s.rawOf(sh, now), rawSize(e)
+		r.buf = backend.AppendEncoded(s.rawMem.grow(r.buf, n, max(sh.hint-r.n-1, 0)), e)
+		r.n++
 		s.rawMem.bytes += n
 		s.rawMem.entries++
 		return nil
@@ -145,6 +143,63 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 		return err
 	}
 	s.grown(sh)
+	return nil
+}
+
+// takesRaw reports whether a restore may add raw entries to sh.
+func (s *store[KK, E]) takesRaw(sh *shard[KK, E]) bool {
+	return len(sh.m) == 0 && sh.pending.Load() == nil && (sh.raw == nil || sh.raw.n < rawLimit)
+}
+
+// rawOf returns sh's raw entries, starting them at processing time now.
+func (s *store[KK, E]) rawOf(sh *shard[KK, E], now int64) *rawEntries {
+	if sh.raw == nil {
+		sh.raw = &rawEntries{at: now}
+	}
+	return sh.raw
+}
+
+// restoreRun loads a run of encoded entries (backend.RunRestorer) at
+// processing time now: the entries of one shard are copied into its raw
+// entries in one piece.
+func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
+	for len(run) > 0 {
+		if len(run) < 8 {
+			return backend.ErrBadRun
+		}
+		shift := 64 - uint(s.depth)
+		sh := s.dir[binary.LittleEndian.Uint64(run)>>shift]
+		if !s.takesRaw(sh) {
+			e, rest, err := backend.NextEncoded(run)
+			if err != nil {
+				return err
+			}
+			if err := s.restore(e, now); err != nil {
+				return err
+			}
+			run = rest
+			continue
+		}
+		// The entries that belong to sh, up to the raw limit.
+		r := s.rawOf(sh, now)
+		end, k := 0, 0
+		for end < len(run) && r.n+k < rawLimit {
+			if len(run)-end < 8 || s.dir[binary.LittleEndian.Uint64(run[end:])>>shift] != sh {
+				break
+			}
+			_, rest, err := backend.NextEncoded(run[end:])
+			if err != nil {
+				return err
+			}
+			end = len(run) - len(rest)
+			k++
+		}
+		r.buf = append(s.rawMem.grow(r.buf, end, max(sh.hint-r.n-k, 0)), run[:end]...)
+		r.n += k
+		s.rawMem.bytes += end
+		s.rawMem.entries += k
+		run = run[end:]
+	}
 	return nil
 }
 

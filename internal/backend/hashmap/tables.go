@@ -647,6 +647,9 @@ func (t *Map[K, N, UK, UV]) encode(out *encoded, m map[nsKey[K, N]]map[UK]entry[
 // first used (see store.restore).
 func (t *Value[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
 
+// RestoreRun implements backend.RunRestorer.
+func (t *Value[K, N, V]) RestoreRun(run []byte, _ int) error { return t.st.restoreRun(run, t.now()) }
+
 // decode adds the restored entry e to m.
 func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
@@ -666,6 +669,9 @@ func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], e backend.Entry, no
 // Restore implements backend.Table. The entry is decoded when its shard is
 // first used (see store.restore).
 func (t *List[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
+
+// RestoreRun implements backend.RunRestorer.
+func (t *List[K, N, V]) RestoreRun(run []byte, _ int) error { return t.st.restoreRun(run, t.now()) }
 
 // decode adds the restored entry e to m.
 func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], e backend.Entry, now int64) error {
@@ -697,6 +703,9 @@ func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], e backend.Entry, no
 // Restore implements backend.Table. The entry is decoded when its shard is
 // first used (see store.restore).
 func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
+
+// RestoreRun implements backend.RunRestorer.
+func (t *Map[K, N, UK, UV]) RestoreRun(run []byte, _ int) error { return t.st.restoreRun(run, t.now()) }
 
 // decode adds the restored entry e to the map in m.
 func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], e backend.Entry, now int64) error {

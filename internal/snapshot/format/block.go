@@ -183,6 +183,7 @@ func decodeBlock(b []byte, idx *Block, dec *zstd.Decoder, scratch []byte) (paylo
 type entryIter struct {
 	p    []byte // the rest of the payload
 	left uint64 // entries still to decode
+	last []byte // the encoding of the entry decoded last
 }
 
 // next decodes the next entry. It returns ok=false at the end, and an error
@@ -197,6 +198,7 @@ func (it *entryIter) next() (e backend.Entry, ok bool, err error) {
 	if len(it.p) < minEntrySize {
 		return e, false, blockErrorf(ErrInconsistent, "block payload ends with %d entries still expected", it.left)
 	}
+	start := it.p
 	e.Hash = binary.LittleEndian.Uint64(it.p)
 	p := it.p[8:]
 	var fields [3][]byte
@@ -212,6 +214,7 @@ func (it *entryIter) next() (e backend.Entry, ok bool, err error) {
 		p = p[l:]
 	}
 	e.Key, e.Namespace, e.Value = fields[0], fields[1], fields[2]
+	it.last = start[:len(start)-len(p)]
 	it.p = p
 	it.left--
 	return e, true, nil

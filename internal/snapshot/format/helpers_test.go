@@ -262,6 +262,32 @@ func readAll(t testing.TB, s *Snapshot, op OperatorID, state string, r keyspace.
 	}, WithStats(st)); err != nil {
 		t.Fatal(err)
 	}
+	// ReadKeyedRuns yields the same entries, in runs that hold exactly
+	// their announced number of entries.
+	var runs []entry
+	var rs ReadStats
+	if err := s.ReadKeyedRuns(op, state, r, func(run []byte, n int) error {
+		for ; n > 0; n-- {
+			e, rest, err := backend.NextEncoded(run)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, own(e))
+			run = rest
+		}
+		if len(run) != 0 {
+			return fmt.Errorf("%d bytes after the announced entries of a run", len(run))
+		}
+		return nil
+	}, WithStats(&rs)); err != nil {
+		t.Fatalf("ReadKeyedRuns: %v", err)
+	}
+	if !slices.Equal(runs, out) {
+		t.Fatalf("ReadKeyedRuns yields %d entries differing from ReadKeyed's %d", len(runs), len(out))
+	}
+	if st != nil && (rs.Entries != st.Entries || rs.Bytes != st.Bytes) {
+		t.Fatalf("ReadKeyedRuns read %d entries and %d bytes, ReadKeyed %d and %d", rs.Entries, rs.Bytes, st.Entries, st.Bytes)
+	}
 	return out
 }
 

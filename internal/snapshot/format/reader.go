@@ -148,6 +148,20 @@ func (s *Snapshot) decoder() (*zstd.Decoder, error) {
 // on the calling goroutine only, and the *ReadStats of WithStats must not be
 // shared by concurrent calls.
 func (s *Snapshot) ReadKeyed(op OperatorID, state string, r keyspace.Range, fn func(backend.Entry) error, opts ...ReadOption) error {
+	return s.readKeyed(op, state, r, fn, nil, opts)
+}
+
+// ReadKeyedRuns is ReadKeyed for bulk loaders (backend.RunRestorer): fn
+// receives the same entries, in the same order, as runs of n consecutive
+// entries in their data-file encoding (hash uint64 LE, then key, namespace
+// and value, each after its uvarint length), valid only during the call.
+// Every check of ReadKeyed is made.
+func (s *Snapshot) ReadKeyedRuns(op OperatorID, state string, r keyspace.Range, fn func(run []byte, n int) error, opts ...ReadOption) error {
+	return s.readKeyed(op, state, r, nil, fn, opts)
+}
+
+// readKeyed reads for ReadKeyed (fn) or ReadKeyedRuns (runs).
+func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn func(backend.Entry) error, runs func([]byte, int) error, opts []ReadOption) error {
 	var cfg readConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -207,18 +221,28 @@ func (s *Snapshot) ReadKeyed(op OperatorID, state string, r keyspace.Range, fn f
 		// The usual case: the files' ranges do not overlap, so they are
 		// read one after another with one file open at a time.
 		for _, c := range cs {
-			if err := c.drain(fn); err != nil {
+			var err error
+			if runs != nil {
+				err = c.drainRuns(runs)
+			} else {
+				err = c.drain(fn)
+			}
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return merge(cs, fn, &stats)
+	if runs != nil {
+		// Overlapping files interleave: runs of one entry.
+		return merge(cs, func(c *cursor) error { return runs(c.raw, 1) }, &stats)
+	}
+	return merge(cs, func(c *cursor) error { return fn(c.e) }, &stats)
 }
 
 // merge yields the entries of overlapping files in (hash, key, namespace)
 // order, ties broken by the file's position in the index.
-func merge(cs []*cursor, fn func(backend.Entry) error, stats *ReadStats) error {
+func merge(cs []*cursor, fn func(*cursor) error, stats *ReadStats) error {
 	defer func() {
 		for _, c := range cs {
 			c.close()
@@ -238,7 +262,7 @@ func merge(cs []*cursor, fn func(backend.Entry) error, stats *ReadStats) error {
 	for len(h) > 0 {
 		c := h[0]
 		stats.Entries++
-		if err := fn(c.e); err != nil {
+		if err := fn(c); err != nil {
 			return err
 		}
 		ok, err := c.next()
@@ -305,6 +329,7 @@ type cursor struct {
 	lastH   uint64 // hash of the last decoded entry
 	done    bool
 	e       backend.Entry // the current entry
+	raw     []byte        // the current entry's encoding in the payload
 }
 
 // drain yields all of the cursor's entries in range to fn.
@@ -318,6 +343,46 @@ func (c *cursor) drain(fn func(backend.Entry) error) error {
 		c.stats.Entries++
 		if err := fn(c.e); err != nil {
 			return err
+		}
+	}
+}
+
+// drainRuns yields the cursor's entries in range to fn as runs: the
+// consecutive entries of one block, in their encoding in the payload. A run
+// ends with its block, before the next load can reuse the buffer.
+func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
+	defer c.close()
+	var run []byte
+	n := 0
+	for {
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if n > 0 {
+				return fn(run, n)
+			}
+			return nil
+		}
+		c.stats.Entries++
+		raw := c.raw
+		if n > 0 && len(run) < cap(run) && &run[:len(run)+1][len(run)] == &raw[0] {
+			run = run[:len(run)+len(raw)]
+			n++
+		} else {
+			if n > 0 {
+				if err := fn(run, n); err != nil {
+					return err
+				}
+			}
+			run, n = raw, 1
+		}
+		if c.it.left == 0 {
+			if err := fn(run, n); err != nil {
+				return err
+			}
+			run, n = nil, 0
 		}
 	}
 }
@@ -412,7 +477,7 @@ func (c *cursor) next() (bool, error) {
 			c.close()
 			return false, nil
 		}
-		c.e = e
+		c.e, c.raw = e, c.it.last
 		return true, nil
 	}
 }
