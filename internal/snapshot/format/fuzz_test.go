@@ -114,6 +114,9 @@ func FuzzReadBlock(f *testing.F) {
 			if !ok {
 				break
 			}
+			if string(it.last) != string(appendEntry(nil, e)) {
+				t.Fatalf("the raw bytes of an entry differ from its encoding")
+			}
 			re = appendEntry(re, e)
 		}
 		if string(re) != string(payload) {
