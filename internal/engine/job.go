@@ -423,8 +423,8 @@ func (k *keyedRestore) run(logger *slog.Logger) (err error) {
 	return restoreKeyed(k.src, k.node, k.inst, k.r)
 }
 
-// restorePending runs the pending keyed restores on up to GOMAXPROCS
-// goroutines (Parallel) and returns the first error. Each restore writes
+// restorePending runs the pending keyed restores on up to 4 x GOMAXPROCS
+// goroutines (ParallelWidth) and returns the first error. Each restore writes
 // only its own operator instance's state, which no other goroutine has seen
 // yet, and the RestoreSource is safe for concurrent use (see
 // Options.Restore).

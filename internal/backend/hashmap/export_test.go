@@ -3,6 +3,7 @@ package hashmap
 // StoredElements returns the number of list elements t holds in memory,
 // expired or not.
 func StoredElements[K, N comparable, V any](t *List[K, N, V]) int {
+	decodeAll(&t.st)
 	n := 0
 	t.st.shards(func(sh *shard[nsKey[K, N], []entry[V]]) {
 		for _, l := range sh.m {
@@ -15,6 +16,7 @@ func StoredElements[K, N comparable, V any](t *List[K, N, V]) int {
 // StoredEntries returns the number of map entries t holds in memory, expired
 // or not.
 func StoredEntries[K, N, UK comparable, UV any](t *Map[K, N, UK, UV]) int {
+	decodeAll(&t.st)
 	n := 0
 	t.st.shards(func(sh *shard[nsKey[K, N], map[UK]entry[UV]]) {
 		for _, m := range sh.m {
@@ -29,4 +31,19 @@ func Shards[K, N comparable, V any](t *Value[K, N, V]) int {
 	n := 0
 	t.st.shards(func(*shard[nsKey[K, N], *entry[V]]) { n++ })
 	return n
+}
+
+// decodeAll decodes the raw entries of every shard of s.
+func decodeAll[KK comparable, E any](s *store[KK, E]) {
+	var raw []*shard[KK, E]
+	s.shards(func(sh *shard[KK, E]) {
+		if sh.raw != nil {
+			raw = append(raw, sh)
+		}
+	})
+	for _, sh := range raw {
+		if err := s.materialize(sh); err != nil {
+			panic(err)
+		}
+	}
 }

@@ -209,3 +209,88 @@ func TestLazyRestoreTTLSnapshot(t *testing.T) {
 		t.Fatalf("at 1100 the view holds %d entries, want none: the restored entry expired", len(got))
 	}
 }
+
+// TestLazyRestoreDuplicates: entries with the same hash, key and namespace
+// (the format allows them; weir never writes them) merge as a decoded
+// restore merges them — the last value wins, lists append — entry by entry
+// or in runs, before and after a snapshot.
+func TestLazyRestoreDuplicates(t *testing.T) {
+	for _, runs := range []bool{false, true} {
+		t.Run(fmt.Sprintf("runs=%v", runs), func(t *testing.T) {
+			f := newFixture(t, 0)
+			key := serde.String{}.Append(nil, "k")
+			ns := serde.Int64{}.Append(nil, 0)
+			h := f.hash("k")
+			vals := []backend.Entry{
+				{Hash: h, Key: key, Namespace: ns, Value: serde.Int64{}.Append(nil, 7)},
+				{Hash: h, Key: key, Namespace: ns, Value: serde.Int64{}.Append(nil, 5)},
+			}
+			lists := []backend.Entry{
+				{Hash: h, Key: key, Namespace: ns, Value: append([]byte{1}, serde.String{}.Append(nil, "b")...)},
+				{Hash: h, Key: key, Namespace: ns, Value: append([]byte{1}, serde.String{}.Append(nil, "a")...)},
+			}
+			load := func(tb backend.Table, es []backend.Entry) {
+				if !runs {
+					for _, e := range es {
+						if err := tb.Restore(e); err != nil {
+							t.Fatal(err)
+						}
+					}
+					return
+				}
+				var run []byte
+				for _, e := range es {
+					run = backend.AppendEncoded(run, e)
+				}
+				if err := tb.(backend.RunRestorer).RestoreRun(run, len(es)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			load(f.value, vals)
+			load(f.list, lists)
+			if f.value.Len() != 1 || f.list.Len() != 1 {
+				t.Fatalf("Len: value %d, list %d; want 1 each", f.value.Len(), f.list.Len())
+			}
+			if got := collect(t, f.value, keyspace.Full); len(got) != 1 || got[0].value != string(vals[1].Value) {
+				t.Fatalf("value snapshot %v, want the last value alone", got)
+			}
+			f.b.SetCurrentKey("k")
+			f.value.SetNamespace(0)
+			f.list.SetNamespace(0)
+			if v, ok := f.value.Get(); !ok || v != 5 {
+				t.Fatalf("Get = %d, %v; want 5", v, ok)
+			}
+			if got := slices.Collect(f.list.All()); !slices.Equal(got, []string{"b", "a"}) {
+				t.Fatalf("list %v, want [b a]", got)
+			}
+		})
+	}
+}
+
+// TestLazyRestoreSweep: restored entries that expire before their shard is
+// touched are reclaimed by the TTL sweeps, as decoded ones are.
+func TestLazyRestoreSweep(t *testing.T) {
+	f := newFixture(t, 0)
+	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newFixture(t, 3000)
+	want := collect(t, src.value, keyspace.Full)
+	tv.Reserve(len(want), keyspace.Full)
+	f.clock.now = 1000
+	for _, e := range want {
+		if err := tv.Restore(backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.now = 2000 // every restored entry has expired
+	tv.SetNamespace(0)
+	for i := range 50_000 {
+		f.b.SetCurrentKey(fmt.Sprint("other-", i%100))
+		tv.Put(1)
+	}
+	if n := tv.Len(); n != 100 {
+		t.Fatalf("Len %d after the sweeps, want the 100 live entries", n)
+	}
+}

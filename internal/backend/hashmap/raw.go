@@ -1,6 +1,9 @@
 package hashmap
 
 import (
+	"bytes"
+	"encoding/binary"
+
 	"github.com/weirstream/weir/internal/backend"
 )
 
@@ -8,9 +11,19 @@ import (
 // after another in the encoding of a run (backend.RunRestorer). They are
 // appended by the restore and only read afterwards.
 type rawEntries struct {
-	buf []byte
-	n   int
-	at  int64 // the processing time the entries were restored at
+	buf  []byte
+	n    int
+	at   int64 // the processing time the entries were restored at
+	prev int   // offset in buf of the last entry
+}
+
+// dup reports whether e has the hash, key and namespace of the last entry.
+func (r *rawEntries) dup(e backend.Entry) bool {
+	if r.n == 0 || binary.LittleEndian.Uint64(r.buf[r.prev:]) != e.Hash {
+		return false
+	}
+	last, _, err := backend.NextEncoded(r.buf[r.prev:])
+	return err == nil && bytes.Equal(last.Key, e.Key) && bytes.Equal(last.Namespace, e.Namespace)
 }
 
 // rawSize is the size of e in the encoding of a run.
@@ -44,40 +57,51 @@ func (r *rawEntries) each(fn func(backend.Entry) error) error {
 }
 
 // rawArena carves the buffers of shards' raw entries out of large chunks.
-// A restore fills shards one after another (entries come in hash order), so
-// a shard's buffer is sized once for the entries it expects, and the memory
-// of many shards comes from one allocation.
+// A restore fills shards one after another (entries come in hash order):
+// the shard being filled owns the end of the current chunk and grows in
+// place; when another shard starts, the last one's buffer is trimmed to its
+// length and the rest of the chunk goes to the new one. Memory is thus the
+// data plus at most the unused end of each chunk. A chunk stays alive while
+// any shard in it holds raw entries.
 type rawArena struct {
-	chunk []byte // the free part of the current chunk
-	// bytes and entries restored so far, for the expected entry size.
-	bytes, entries int
+	chunk []byte      // the current chunk
+	used  int         // bytes of chunk handed out, last's included
+	last  *rawEntries // the entries that own the end of chunk, if any
+	start int         // where last's buffer starts in chunk
 }
 
 const rawChunk = 1 << 20
 
-// grow returns buf with room for at least n more bytes, expecting about
-// more entries after these.
-func (a *rawArena) grow(buf []byte, n, more int) []byte {
-	if cap(buf)-len(buf) >= n {
-		return buf
+// grow makes room in r.buf for n more bytes, expecting about more entries
+// of about avg bytes after these.
+func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
+	if cap(r.buf)-len(r.buf) >= n {
+		return
 	}
-	avg := n
-	if a.entries > 0 {
-		avg = a.bytes/a.entries + 1
+	want := len(r.buf) + n + more*avg
+	if r == a.last && a.start+want <= len(a.chunk) {
+		// r owns the end of the chunk: extend in place.
+		r.buf = a.chunk[a.start : a.start+len(r.buf) : a.start+want]
+		a.used = a.start + want
+		return
 	}
-	size := len(buf) + n + more*avg
-	if len(buf) > 0 {
-		size = max(size, 2*len(buf)) // outgrown: double
+	if a.last != nil && a.last != r {
+		// The previous shard is done: give back what it did not use.
+		a.last.buf = a.last.buf[:len(a.last.buf):len(a.last.buf)]
+		a.used = a.start + len(a.last.buf)
 	}
-	if size > rawChunk/4 {
-		b := make([]byte, len(buf), size)
-		copy(b, buf)
-		return b
+	a.last = nil
+	if want > rawChunk/2 {
+		// Too big to share a chunk: a buffer of its own, doubling.
+		b := make([]byte, len(r.buf), max(want, 2*cap(r.buf)))
+		copy(b, r.buf)
+		r.buf = b
+		return
 	}
-	if len(a.chunk) < size {
-		a.chunk = make([]byte, rawChunk)
+	if len(a.chunk)-a.used < want {
+		a.chunk, a.used = make([]byte, rawChunk), 0
 	}
-	b := append(a.chunk[:0:size], buf...)
-	a.chunk = a.chunk[size:]
-	return b
+	a.start, a.last = a.used, r
+	r.buf = append(a.chunk[a.start:a.start:a.start+want], r.buf...)
+	a.used = a.start + want
 }

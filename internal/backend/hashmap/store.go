@@ -67,8 +67,10 @@ type store[KK comparable, E any] struct {
 	expiresAt func(now int64) int64
 	// sweepAt is the directory slot the next TTL sweep examines.
 	sweepAt int
-	// rawMem holds the raw entries of restored shards.
-	rawMem rawArena
+	// rawMem holds the raw entries of restored shards; rawBytes and
+	// rawEntries count what was restored raw, for the expected entry size.
+	rawMem                rawArena
+	rawBytes, rawEntryCnt int
 }
 
 type shard[KK comparable, E any] struct {
@@ -127,12 +129,14 @@ const rawLimit = 2 * shardLimit
 // pending for a capture.
 func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	sh := s.dir[e.Hash>>(64-uint(s.depth))]
-	if s.takesRaw(sh) {
+	if s.takesRaw(sh) && (sh.raw == nil || !sh.raw.dup(e)) {
 		r, n := s.rawOf(sh, now), rawSize(e)
-		r.buf = backend.AppendEncoded(s.rawMem.grow(r.buf, n, max(sh.hint-r.n-1, 0)), e)
+		s.rawMem.grow(r, n, max(sh.hint-r.n-1, 0), s.avgRaw(n))
+		r.prev = len(r.buf)
+		r.buf = backend.AppendEncoded(r.buf, e)
 		r.n++
-		s.rawMem.bytes += n
-		s.rawMem.entries++
+		s.rawBytes += n
+		s.rawEntryCnt++
 		return nil
 	}
 	if err := s.materialize(sh); err != nil {
@@ -159,9 +163,19 @@ func (s *store[KK, E]) rawOf(sh *shard[KK, E], now int64) *rawEntries {
 	return sh.raw
 }
 
+// avgRaw is the expected size of a raw entry: the mean so far, or n.
+func (s *store[KK, E]) avgRaw(n int) int {
+	if s.rawEntryCnt == 0 {
+		return n
+	}
+	return s.rawBytes/s.rawEntryCnt + 1
+}
+
 // restoreRun loads a run of encoded entries (backend.RunRestorer) at
 // processing time now: the entries of one shard are copied into its raw
-// entries in one piece.
+// entries in one piece. Entries with the hash, key and namespace of the one
+// before them (which weir never writes, but the format allows) are merged
+// as a decoded restore merges them, by decoding their shard.
 func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 	for len(run) > 0 {
 		if len(run) < 8 {
@@ -180,25 +194,44 @@ func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 			run = rest
 			continue
 		}
-		// The entries that belong to sh, up to the raw limit.
+		// The entries that belong to sh, up to the raw limit or a
+		// duplicate.
 		r := s.rawOf(sh, now)
-		end, k := 0, 0
+		end, k, prev := 0, 0, -1
+		var last backend.Entry
+		dup := false
 		for end < len(run) && r.n+k < rawLimit {
 			if len(run)-end < 8 || s.dir[binary.LittleEndian.Uint64(run[end:])>>shift] != sh {
 				break
 			}
-			_, rest, err := backend.NextEncoded(run[end:])
+			e, rest, err := backend.NextEncoded(run[end:])
 			if err != nil {
 				return err
 			}
+			if k == 0 && r.dup(e) || k > 0 && e.Hash == last.Hash && bytes.Equal(e.Key, last.Key) && bytes.Equal(e.Namespace, last.Namespace) {
+				dup = true
+				break
+			}
+			prev, last = end, e
 			end = len(run) - len(rest)
 			k++
 		}
-		r.buf = append(s.rawMem.grow(r.buf, end, max(sh.hint-r.n-k, 0)), run[:end]...)
-		r.n += k
-		s.rawMem.bytes += end
-		s.rawMem.entries += k
-		run = run[end:]
+		if k > 0 {
+			s.rawMem.grow(r, end, max(sh.hint-r.n-k, 0), s.avgRaw(end/k))
+			r.prev = len(r.buf) + prev
+			r.buf = append(r.buf, run[:end]...)
+			r.n += k
+			s.rawBytes += end
+			s.rawEntryCnt += k
+			run = run[end:]
+		}
+		if dup {
+			// Decode the shard: the duplicate then merges on the
+			// slow path.
+			if err := s.materialize(sh); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -386,14 +419,20 @@ func (s *store[KK, E]) len() int {
 	return n
 }
 
-// sweepShard returns the next shard a TTL sweep examines, moving round the
-// directory so that every shard is swept in turn. It is not settled: a
-// sweep reads first, and settles the shard only if it deletes something.
-func (s *store[KK, E]) sweepShard() *shard[KK, E] {
+// sweepShard returns the next shard a TTL sweep examines at processing
+// time now, moving round the directory so that every shard is swept in
+// turn. It is not settled: a sweep reads first, and settles the shard only
+// if it deletes something. Raw entries that have expired (they expire
+// together) are dropped here.
+func (s *store[KK, E]) sweepShard(now int64) *shard[KK, E] {
 	if s.sweepAt >= len(s.dir) {
 		s.sweepAt = 0
 	}
 	sh := s.dir[s.sweepAt]
+	if sh.raw != nil && expired(s.expiresAt(sh.raw.at), now) {
+		settled(sh)
+		sh.raw = nil
+	}
 	// Skip the rest of this shard's slots.
 	s.sweepAt = (int(sh.prefix) + 1) << (s.depth - sh.depth)
 	return sh

@@ -104,7 +104,7 @@ func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
 
 // sweep deletes the expired entries among sweepSample of them.
 func (t *Value[K, N, V]) sweep(now int64) {
-	sh := t.st.sweepShard()
+	sh := t.st.sweepShard(now)
 	var dead [sweepSample]nsKey[K, N]
 	n, d := 0, 0
 	for k, e := range sh.m {
@@ -342,7 +342,7 @@ func (t *List[K, N, V]) Empty() bool { return t.IsEmpty() }
 // sweep drops the expired elements of sweepSample lists, and the lists left
 // empty.
 func (t *List[K, N, V]) sweep(now int64) {
-	sh := t.st.sweepShard()
+	sh := t.st.sweepShard(now)
 	if !t.anyExpired(sh, now) {
 		return
 	}
@@ -499,7 +499,7 @@ func (t *Map[K, N, UK, UV]) Put(uk UK, uv UV) {
 // sweep drops expired entries among sweepSample entries of each of
 // sweepSample maps, and the maps left empty.
 func (t *Map[K, N, UK, UV]) sweep(now int64) {
-	sh := t.st.sweepShard()
+	sh := t.st.sweepShard(now)
 	if !t.anyExpired(sh, now) {
 		return
 	}

@@ -361,7 +361,7 @@ func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
 		}
 		if !ok {
 			if n > 0 {
-				return fn(run, n)
+				return fn(run[:len(run):len(run)], n)
 			}
 			return nil
 		}
@@ -372,14 +372,14 @@ func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
 			n++
 		} else {
 			if n > 0 {
-				if err := fn(run, n); err != nil {
+				if err := fn(run[:len(run):len(run)], n); err != nil {
 					return err
 				}
 			}
 			run, n = raw, 1
 		}
 		if c.it.left == 0 {
-			if err := fn(run, n); err != nil {
+			if err := fn(run[:len(run):len(run)], n); err != nil {
 				return err
 			}
 			run, n = nil, 0
