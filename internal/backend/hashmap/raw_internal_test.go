@@ -3,8 +3,8 @@ package hashmap
 import (
 	"cmp"
 	"encoding/binary"
-	"slices"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/weirstream/weir/internal/backend"
