@@ -223,35 +223,30 @@ func (f *fileSnapshot) Has(id engine.OperatorID) bool { return f.ops[id] != nil 
 
 // Keyed implements engine.RestoreSource.
 func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(string, backend.Entry) error) error {
-	op := f.ops[id]
-	if op == nil {
-		return nil
-	}
-	for _, st := range op.States {
-		if !st.Kind.IsKeyed() {
-			continue
-		}
-		name := st.Name
-		if err := f.s.ReadKeyed(op.ID, name, r, func(e backend.Entry) error { return fn(name, e) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.eachKeyed(id, func(op format.OperatorID, name string) error {
+		return f.s.ReadKeyed(op, name, r, func(e backend.Entry) error { return fn(name, e) })
+	})
 }
 
 // KeyedRuns implements engine.KeyedRunSource.
 func (f *fileSnapshot) KeyedRuns(id engine.OperatorID, r keyspace.Range, fn func(string, []byte, int) error) error {
+	return f.eachKeyed(id, func(op format.OperatorID, name string) error {
+		return f.s.ReadKeyedRuns(op, name, r, func(run []byte, n int) error { return fn(name, run, n) })
+	})
+}
+
+// eachKeyed calls fn with the name of every keyed state of operator id in
+// the snapshot, in the order of the metadata.
+func (f *fileSnapshot) eachKeyed(id engine.OperatorID, fn func(op format.OperatorID, name string) error) error {
 	op := f.ops[id]
 	if op == nil {
 		return nil
 	}
 	for _, st := range op.States {
-		if !st.Kind.IsKeyed() {
-			continue
-		}
-		name := st.Name
-		if err := f.s.ReadKeyedRuns(op.ID, name, r, func(run []byte, n int) error { return fn(name, run, n) }); err != nil {
-			return err
+		if st.Kind.IsKeyed() {
+			if err := fn(op.ID, st.Name); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -116,7 +116,8 @@ type Keyed interface {
 //	hash uint64 LE | uvarint len | key | uvarint len | namespace | uvarint len | value
 //
 // The run is valid only during the call. Restoring a run is restoring its
-// entries one by one.
+// entries one by one; a run that does not hold exactly n whole entries is
+// refused with ErrBadRun.
 type RunRestorer interface {
 	RestoreRun(run []byte, n int) error
 }

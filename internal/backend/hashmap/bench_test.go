@@ -2,6 +2,7 @@ package hashmap_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -34,12 +35,17 @@ func benchTable(b *testing.B, n int) (*hashmap.Backend[int64], *hashmap.Value[in
 }
 
 // benchValueBytes is the value size of the benchmark tables: 48, or
-// WEIR_VIEW_BENCH_VALUE_BYTES.
+// WEIR_VIEW_BENCH_VALUE_BYTES (at least 8). A bad value stops the run.
 var benchValueBytes = func() int {
-	if n, err := strconv.Atoi(os.Getenv("WEIR_VIEW_BENCH_VALUE_BYTES")); err == nil && n >= 8 {
-		return n
+	s := os.Getenv("WEIR_VIEW_BENCH_VALUE_BYTES")
+	if s == "" {
+		return 48
 	}
-	return 48
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 8 {
+		panic(fmt.Sprintf("WEIR_VIEW_BENCH_VALUE_BYTES=%q: want an integer >= 8", s))
+	}
+	return n
 }()
 
 // benchKeys is the table size of BenchmarkViewEntries: 1 Mi, or

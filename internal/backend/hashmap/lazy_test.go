@@ -164,17 +164,28 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	if err := newFixture(t, 0).value.RestoreRun(run[:len(run)-1], 1); !errors.Is(err, backend.ErrBadRun) {
 		t.Fatalf("RestoreRun of a cut run: %v, want ErrBadRun", err)
 	}
+	// So is a run that holds another number of entries than announced.
+	if err := newFixture(t, 0).value.RestoreRun(run, 2); !errors.Is(err, backend.ErrBadRun) {
+		t.Fatalf("RestoreRun of 1 entry announced as 2: %v, want ErrBadRun", err)
+	}
+}
+
+// ttlValue registers a value table with a 100 ms TTL in f, and returns it
+// with an entry for key "k", namespace 0, value 7.
+func ttlValue(t *testing.T, f *fixture) (*hashmap.Value[string, int64, int64], backend.Entry) {
+	t.Helper()
+	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tv, backend.Entry{Hash: f.hash("k"), Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 7)}
 }
 
 // TestLazyRestoreTTL: a restored entry's fresh lifetime starts when it is
 // restored, not when its shard is first touched.
 func TestLazyRestoreTTL(t *testing.T) {
 	f := newFixture(t, 0)
-	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := backend.Entry{Hash: f.hash("k"), Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 7)}
+	tv, e := ttlValue(t, f)
 	f.clock.now = 1000
 	if err := tv.Restore(e); err != nil {
 		t.Fatal(err)
@@ -191,11 +202,7 @@ func TestLazyRestoreTTL(t *testing.T) {
 // shard is ever touched are left out of a snapshot, as decoded ones are.
 func TestLazyRestoreTTLSnapshot(t *testing.T) {
 	f := newFixture(t, 0)
-	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := backend.Entry{Hash: f.hash("k"), Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 7)}
+	tv, e := ttlValue(t, f)
 	f.clock.now = 1000
 	if err := tv.Restore(e); err != nil {
 		t.Fatal(err)
@@ -271,10 +278,7 @@ func TestLazyRestoreDuplicates(t *testing.T) {
 // touched are reclaimed by the TTL sweeps, as decoded ones are.
 func TestLazyRestoreSweep(t *testing.T) {
 	f := newFixture(t, 0)
-	tv, err := hashmap.NewValue[string, int64, int64](f.b, "ttl", backend.KindValue, serde.Int64{}, serde.Int64{}, hashmap.TTL{Millis: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tv, _ := ttlValue(t, f)
 	src := newFixture(t, 3000)
 	want := collect(t, src.value, keyspace.Full)
 	tv.Reserve(len(want), keyspace.Full)

@@ -23,7 +23,12 @@ func (r *rawEntries) dup(e backend.Entry) bool {
 		return false
 	}
 	last, _, err := backend.NextEncoded(r.buf[r.prev:])
-	return err == nil && bytes.Equal(last.Key, e.Key) && bytes.Equal(last.Namespace, e.Namespace)
+	return err == nil && sameKey(last, e)
+}
+
+// sameKey reports whether a and b have the same hash, key and namespace.
+func sameKey(a, b backend.Entry) bool {
+	return a.Hash == b.Hash && bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Namespace, b.Namespace)
 }
 
 // rawSize is the size of e in the encoding of a run.

@@ -35,7 +35,7 @@ func TestRawMemory(t *testing.T) {
 			sortEntries(es)
 			v.Reserve(n, keyspace.Full)
 			var run []byte
-			data := 0
+			data, inRun := 0, 0
 			for i, e := range es {
 				data += rawSize(e)
 				if !runs {
@@ -45,11 +45,11 @@ func TestRawMemory(t *testing.T) {
 					continue
 				}
 				run = backend.AppendEncoded(run, e)
-				if i%500 == 499 || i == n-1 {
-					if err := v.RestoreRun(run, 0); err != nil {
+				if inRun++; i%500 == 499 || i == n-1 {
+					if err := v.RestoreRun(run, inRun); err != nil {
 						t.Fatal(err)
 					}
-					run = run[:0]
+					run, inRun = run[:0], 0
 				}
 			}
 			held := 0

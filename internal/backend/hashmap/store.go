@@ -68,7 +68,7 @@ type store[KK comparable, E any] struct {
 	// sweepAt is the directory slot the next TTL sweep examines.
 	sweepAt int
 	// rawMem holds the raw entries of restored shards; rawBytes and
-	// rawEntries count what was restored raw, for the expected entry size.
+	// rawEntryCnt count what was restored raw, for the expected entry size.
 	rawMem                rawArena
 	rawBytes, rawEntryCnt int
 }
@@ -171,12 +171,13 @@ func (s *store[KK, E]) avgRaw(n int) int {
 	return s.rawBytes/s.rawEntryCnt + 1
 }
 
-// restoreRun loads a run of encoded entries (backend.RunRestorer) at
+// restoreRun loads a run of n encoded entries (backend.RunRestorer) at
 // processing time now: the entries of one shard are copied into its raw
 // entries in one piece. Entries with the hash, key and namespace of the one
 // before them (which weir never writes, but the format allows) are merged
 // as a decoded restore merges them, by decoding their shard.
-func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
+func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
+	got := 0 // entries restored
 	for len(run) > 0 {
 		if len(run) < 8 {
 			return backend.ErrBadRun
@@ -192,6 +193,7 @@ func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 				return err
 			}
 			run = rest
+			got++
 			continue
 		}
 		// The entries that belong to sh, up to the raw limit or a
@@ -208,7 +210,7 @@ func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 			if err != nil {
 				return err
 			}
-			if k == 0 && r.dup(e) || k > 0 && e.Hash == last.Hash && bytes.Equal(e.Key, last.Key) && bytes.Equal(e.Namespace, last.Namespace) {
+			if k == 0 && r.dup(e) || k > 0 && sameKey(e, last) {
 				dup = true
 				break
 			}
@@ -223,6 +225,7 @@ func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 			r.n += k
 			s.rawBytes += end
 			s.rawEntryCnt += k
+			got += k
 			run = run[end:]
 		}
 		if dup {
@@ -232,6 +235,9 @@ func (s *store[KK, E]) restoreRun(run []byte, now int64) error {
 				return err
 			}
 		}
+	}
+	if got != n {
+		return fmt.Errorf("%w: it holds %d entries, not the %d announced", backend.ErrBadRun, got, n)
 	}
 	return nil
 }

@@ -75,16 +75,9 @@ func checkDataHeader(h []byte) (string, error) {
 	return "", nil
 }
 
-// appendEntry appends the encoding of e to a raw payload.
-func appendEntry(p []byte, e backend.Entry) []byte {
-	p = binary.LittleEndian.AppendUint64(p, e.Hash)
-	p = binary.AppendUvarint(p, uint64(len(e.Key)))
-	p = append(p, e.Key...)
-	p = binary.AppendUvarint(p, uint64(len(e.Namespace)))
-	p = append(p, e.Namespace...)
-	p = binary.AppendUvarint(p, uint64(len(e.Value)))
-	return append(p, e.Value...)
-}
+// appendEntry appends the encoding of e to a raw payload: the layout of a
+// run of entries (backend.AppendEncoded).
+func appendEntry(p []byte, e backend.Entry) []byte { return backend.AppendEncoded(p, e) }
 
 // appendBlock appends the block holding raw (n entries) to dst and returns
 // it with the block's checksum. With enc non-nil the payload is compressed
