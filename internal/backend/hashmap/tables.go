@@ -705,7 +705,9 @@ func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], e backend.Entry, no
 func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
 
 // RestoreRun implements backend.RunRestorer.
-func (t *Map[K, N, UK, UV]) RestoreRun(run []byte, n int) error { return t.st.restoreRun(run, n, t.now()) }
+func (t *Map[K, N, UK, UV]) RestoreRun(run []byte, n int) error {
+	return t.st.restoreRun(run, n, t.now())
+}
 
 // decode adds the restored entry e to the map in m.
 func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], e backend.Entry, now int64) error {
