@@ -85,6 +85,47 @@ func BenchmarkViewEntries(b *testing.B) {
 func BenchmarkRestore(b *testing.B) {
 	b.Run("load", func(b *testing.B) { benchRestore(b, false) })
 	b.Run("load+decode", func(b *testing.B) { benchRestore(b, true) })
+	b.Run("runs", benchRestoreRuns)
+}
+
+// benchRestoreRuns measures loading entries in runs of about 64 KiB, as a
+// restore from a savepoint hands them over (per entry).
+func benchRestoreRuns(b *testing.B) {
+	_, t := benchTable(b, 1<<20)
+	type run struct {
+		b []byte
+		n int
+	}
+	var runs []run
+	cur := run{}
+	if err := t.Entries(keyspace.Full, func(e backend.Entry) error {
+		cur.b = backend.AppendEncoded(cur.b, e)
+		if cur.n++; len(cur.b) >= 64<<10 {
+			runs = append(runs, cur)
+			cur = run{}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if cur.n > 0 {
+		runs = append(runs, cur)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		b.StopTimer()
+		_, t2 := benchTable(b, 0)
+		b.StartTimer()
+		t2.Reserve(1<<20, keyspace.Full)
+		for _, r := range runs {
+			if err := t2.RestoreRun(r.b, r.n); err != nil {
+				b.Fatal(err)
+			}
+			n += r.n
+		}
+	}
 }
 
 func benchRestore(b *testing.B, touch bool) {

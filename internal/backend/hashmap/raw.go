@@ -26,6 +26,54 @@ func (r *rawEntries) dup(e backend.Entry) bool {
 	return err == nil && sameKey(last, e)
 }
 
+// dupEncoded is dup for the entry at the start of run, in the encoding of a
+// run: only an entry with the last one's hash is decoded.
+func (r *rawEntries) dupEncoded(run []byte) bool {
+	if r.n == 0 || binary.LittleEndian.Uint64(r.buf[r.prev:]) != binary.LittleEndian.Uint64(run) {
+		return false
+	}
+	return sameEncodedKey(r.buf[r.prev:], run)
+}
+
+// sameEncodedKey reports whether the entries at the start of a and b, in the
+// encoding of a run, are well formed and have the same hash, key and
+// namespace.
+func sameEncodedKey(a, b []byte) bool {
+	ea, _, err := backend.NextEncoded(a)
+	if err != nil {
+		return false
+	}
+	eb, _, err := backend.NextEncoded(b)
+	return err == nil && sameKey(ea, eb)
+}
+
+// encodedSize returns the size of the entry at the start of run in the
+// encoding of a run, or 0 if run does not start with a whole entry. It
+// checks what backend.NextEncoded checks, without making the entry.
+func encodedSize(run []byte) int {
+	q := 8
+	if len(run) < q {
+		return 0
+	}
+	for range 3 {
+		if q >= len(run) {
+			return 0
+		}
+		l, k := uint64(run[q]), 1
+		if l >= 0x80 {
+			if l, k = binary.Uvarint(run[q:]); k <= 0 {
+				return 0
+			}
+		}
+		q += k
+		if l > uint64(len(run)-q) {
+			return 0
+		}
+		q += int(l)
+	}
+	return q
+}
+
 // sameKey reports whether a and b have the same hash, key and namespace.
 func sameKey(a, b backend.Entry) bool {
 	return a.Hash == b.Hash && bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Namespace, b.Namespace)

@@ -198,24 +198,30 @@ func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
 		}
 		// The entries that belong to sh, up to the raw limit or a
 		// duplicate.
+		// Entries are only measured here, not decoded; a duplicate has
+		// the hash of the entry before it, so only then are both decoded.
 		r := s.rawOf(sh, now)
 		end, k, prev := 0, 0, -1
-		var last backend.Entry
 		dup := false
 		for end < len(run) && r.n+k < rawLimit {
-			if len(run)-end < 8 || s.dir[binary.LittleEndian.Uint64(run[end:])>>shift] != sh {
+			e := run[end:]
+			if len(e) < 8 {
 				break
 			}
-			e, rest, err := backend.NextEncoded(run[end:])
-			if err != nil {
-				return err
+			h := binary.LittleEndian.Uint64(e)
+			if s.dir[h>>shift] != sh {
+				break
 			}
-			if k == 0 && r.dup(e) || k > 0 && sameKey(e, last) {
+			size := encodedSize(e)
+			if size == 0 {
+				return backend.ErrBadRun
+			}
+			if k == 0 && r.dupEncoded(e) || k > 0 && h == binary.LittleEndian.Uint64(run[prev:]) && sameEncodedKey(run[prev:], e) {
 				dup = true
 				break
 			}
-			prev, last = end, e
-			end = len(run) - len(rest)
+			prev = end
+			end += size
 			k++
 		}
 		if k > 0 {

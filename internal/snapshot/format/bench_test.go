@@ -160,13 +160,14 @@ func BenchmarkWrite(b *testing.B) {
 
 // BenchmarkRead reports restore throughput in MB/s of logical entry bytes:
 // every entry of the state read back over the full hash range, from the page
-// cache (warm) and after dropping the files' cached pages (cold).
+// cache (warm) and after dropping the files' cached pages (cold), and in
+// runs as a restore reads them (warm-runs).
 func BenchmarkRead(b *testing.B) {
 	if testing.Short() {
 		b.Skip("reads 256 MiB per iteration")
 	}
 	for _, c := range benchCompressions {
-		for _, cache := range []string{"warm", "cold"} {
+		for _, cache := range []string{"warm", "cold", "warm-runs"} {
 			b.Run(c.name+"/"+cache, func(b *testing.B) {
 				dir := writeBench(b, b.TempDir(), 1, &Options{Compression: c.c})
 				s, err := Open(dir)
@@ -183,10 +184,19 @@ func BenchmarkRead(b *testing.B) {
 						b.StartTimer()
 					}
 					var n int
-					if err := s.ReadKeyed(opAgg, "s", keyspace.Full, func(e backend.Entry) error {
-						n++
-						return nil
-					}); err != nil {
+					var err error
+					if cache == "warm-runs" {
+						err = s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(_ []byte, k int) error {
+							n += k
+							return nil
+						})
+					} else {
+						err = s.ReadKeyed(opAgg, "s", keyspace.Full, func(e backend.Entry) error {
+							n++
+							return nil
+						})
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 					if n != benchEntries {

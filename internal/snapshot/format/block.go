@@ -212,3 +212,73 @@ func (it *entryIter) next() (e backend.Entry, ok bool, err error) {
 	it.left--
 	return e, true, nil
 }
+
+// blockScan is what scanBlock learns of a block's entries.
+type blockScan struct {
+	start, end int    // the bytes of the payload holding the entries in range
+	n          uint64 // the number of entries in range
+	last       uint64 // the hash of the last entry examined
+	past       bool   // an entry beyond the range was met (and the scan stopped)
+}
+
+// scanBlock checks the entries of a raw payload p that promises b.Entries
+// entries, as entryIter and cursor.next check them one by one (lengths,
+// canonical varints, hash order from prev on, the index's first and last
+// hash), and finds the run of entries with hashes in [lo, hi]. It stops at
+// the first entry beyond hi, as a cursor does. It is the fast path of a
+// restore in runs: one tight loop per block, no entry decoded.
+func scanBlock(p []byte, b *Block, prev, lo, hi uint64) (blockScan, error) {
+	var s blockScan
+	off := 0
+	for i := uint64(0); i < b.Entries; i++ {
+		if len(p)-off < minEntrySize {
+			return s, blockErrorf(ErrInconsistent, "block payload ends with %d entries still expected", b.Entries-i)
+		}
+		h := binary.LittleEndian.Uint64(p[off:])
+		switch {
+		case i == 0 && h != b.FirstHash:
+			return s, blockErrorf(ErrInconsistent, "block's first entry has hash %016x, the index says %016x", h, b.FirstHash)
+		case h < prev:
+			return s, blockErrorf(ErrInconsistent, "entries out of hash order (%016x after %016x)", h, prev)
+		case h > b.LastHash:
+			return s, blockErrorf(ErrInconsistent, "entry hash %016x is beyond the block's last hash %016x in the index", h, b.LastHash)
+		}
+		prev, s.last = h, h
+		q := off + 8
+		for range 3 {
+			if q >= len(p) {
+				return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
+			}
+			l, k := uint64(p[q]), 1
+			if l >= 0x80 {
+				l, k = binary.Uvarint(p[q:])
+				if k <= 0 || p[q+k-1] == 0 {
+					return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
+				}
+			}
+			q += k
+			if l > uint64(len(p)-q) {
+				return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
+			}
+			q += int(l)
+		}
+		switch {
+		case h < lo:
+			s.start = q
+		case h <= hi:
+			s.end = q
+			s.n++
+		default:
+			s.past = true
+			return s, nil
+		}
+		off = q
+	}
+	if off != len(p) {
+		return s, blockErrorf(ErrInconsistent, "%d unexpected bytes after the last entry of the block", len(p)-off)
+	}
+	if s.last != b.LastHash {
+		return s, blockErrorf(ErrInconsistent, "block's last entry has hash %016x, the index says %016x", s.last, b.LastHash)
+	}
+	return s, nil
+}

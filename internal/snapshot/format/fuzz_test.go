@@ -103,6 +103,18 @@ func FuzzReadBlock(f *testing.F) {
 		if len(payload) > max(len(b), maxCompressedRaw) {
 			t.Fatalf("payload of %d bytes from a block of %d", len(payload), len(b))
 		}
+		// scanBlock, the restore's fast path, agrees with the entry-by-entry
+		// checks of a cursor, over the whole range and over a part of it.
+		for _, r := range [][2]uint64{{0, ^uint64(0)}, {first + (last-first)/3, first + (last-first)/3*2}} {
+			wantRun, wantN, wantPast, wantOK := scanRef(payload, &idx, r[0], r[1])
+			sc, err := scanBlock(payload, &idx, 0, r[0], r[1])
+			if (err == nil) != wantOK {
+				t.Fatalf("range %x: scanBlock error %v, the entry-by-entry checks accept: %v", r, err, wantOK)
+			}
+			if err == nil && (sc.n != wantN || sc.past != wantPast || sc.n > 0 && string(payload[sc.start:sc.end]) != string(wantRun)) {
+				t.Fatalf("range %x: scanBlock finds %d entries (past %v), the entry-by-entry walk %d (past %v)", r, sc.n, sc.past, wantN, wantPast)
+			}
+		}
 		// The entries re-encode to the payload.
 		it := entryIter{p: payload, left: idx.Entries}
 		var re []byte
@@ -123,4 +135,40 @@ func FuzzReadBlock(f *testing.F) {
 			t.Fatalf("entries re-encode to other bytes")
 		}
 	})
+}
+
+// scanRef is scanBlock done as a cursor does it, entry by entry: the run of
+// entries in [lo, hi], their number, whether an entry beyond hi ended the
+// walk, and whether the checks passed.
+func scanRef(payload []byte, b *Block, lo, hi uint64) (run []byte, n uint64, past, ok bool) {
+	it := entryIter{p: payload, left: b.Entries}
+	var prev uint64
+	start, end := 0, 0
+	for i := 0; ; i++ {
+		e, more, err := it.next()
+		if err != nil {
+			return nil, 0, false, false
+		}
+		if !more {
+			break
+		}
+		if i == 0 && e.Hash != b.FirstHash || e.Hash < prev || e.Hash > b.LastHash {
+			return nil, 0, false, false
+		}
+		prev = e.Hash
+		off := len(payload) - len(it.p)
+		switch {
+		case e.Hash < lo:
+			start = off
+		case e.Hash <= hi:
+			end = off
+			n++
+		default:
+			return payload[start:max(start, end)], n, true, true
+		}
+	}
+	if prev != b.LastHash {
+		return nil, 0, false, false
+	}
+	return payload[start:max(start, end)], n, false, true
 }

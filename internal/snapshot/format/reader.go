@@ -348,43 +348,39 @@ func (c *cursor) drain(fn func(backend.Entry) error) error {
 }
 
 // drainRuns yields the cursor's entries in range to fn as runs: the
-// consecutive entries of one block, in their encoding in the payload. A run
-// ends with its block, before the next load can reuse the buffer.
+// consecutive entries of one block, in their encoding in the payload. Each
+// block is checked whole by scanBlock, in one pass that decodes no entry; a
+// run ends with its block, before the next load can reuse the buffer.
 func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
 	defer c.close()
-	var run []byte
-	n := 0
-	for {
-		ok, err := c.next()
-		if err != nil {
+	if c.done {
+		return nil
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	for c.bi < len(c.blocks) {
+		if err := c.load(); err != nil {
 			return err
 		}
-		if !ok {
-			if n > 0 {
-				return fn(run[:len(run):len(run)], n)
-			}
-			return nil
+		p := c.it.p
+		sc, err := scanBlock(p, c.blk, c.lastH, c.r.Lo, c.r.Hi)
+		if err != nil {
+			return c.blockError(err)
 		}
-		c.stats.Entries++
-		raw := c.raw
-		if n > 0 && len(run) < cap(run) && &run[:len(run)+1][len(run)] == &raw[0] {
-			run = run[:len(run)+len(raw)]
-			n++
-		} else {
-			if n > 0 {
-				if err := fn(run[:len(run):len(run)], n); err != nil {
-					return err
-				}
-			}
-			run, n = raw, 1
-		}
-		if c.it.left == 0 {
-			if err := fn(run[:len(run):len(run)], n); err != nil {
+		c.lastH = sc.last
+		c.it = entryIter{} // the block is consumed
+		if sc.n > 0 {
+			c.stats.Entries += int64(sc.n)
+			if err := fn(p[sc.start:sc.end:sc.end], int(sc.n)); err != nil {
 				return err
 			}
-			run, n = nil, 0
+		}
+		if sc.past {
+			return nil
 		}
 	}
+	return nil
 }
 
 func (c *cursor) close() {
