@@ -420,6 +420,9 @@ func (c *cursor) open() error {
 	if reason, err := checkDataHeader(h[:]); err != nil {
 		return c.errorf(0, err, "%s", reason)
 	}
+	// Start the disk on the first blocks now, so that the first read
+	// waits for less than all of them.
+	c.prefetch(c.blocks[0].Offset)
 	return nil
 }
 
