@@ -140,13 +140,25 @@ type reflectSerializer[T any] struct {
 	schema Schema
 }
 
+// Append and Read work on a *T taken from the codec's pool: a reflect.Value
+// of a local variable would move it to the heap, one allocation per call.
 func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
-	return s.c.enc(dst, reflect.ValueOf(&v).Elem())
+	p := s.c.vals.Get().(*T)
+	*p = v
+	dst = s.c.enc(dst, reflect.ValueOf(p).Elem())
+	var zero T
+	*p = zero // hold no references in the pool
+	s.c.vals.Put(p)
+	return dst
 }
 
 func (s reflectSerializer[T]) Read(src []byte) (T, int, error) {
-	var v T
-	n, err := s.c.dec(src, reflect.ValueOf(&v).Elem())
+	p := s.c.vals.Get().(*T)
+	n, err := s.c.dec(src, reflect.ValueOf(p).Elem())
+	v := *p
+	var zero T
+	*p = zero
+	s.c.vals.Put(p)
 	return v, n, err
 }
 
@@ -154,6 +166,9 @@ func (s reflectSerializer[T]) Read(src []byte) (T, int, error) {
 type codec struct {
 	enc func(dst []byte, v reflect.Value) []byte
 	dec func(src []byte, v reflect.Value) (int, error)
+	// vals holds pointers to zero values of the type, for
+	// reflectSerializer.
+	vals sync.Pool
 }
 
 var (
@@ -186,6 +201,7 @@ func codecForLocked(t reflect.Type) (*codec, error) {
 		return c, nil
 	}
 	c := &codec{}
+	c.vals.New = func() any { return reflect.New(t).Interface() }
 	// Registered before building so that recursive types terminate.
 	codecs[t] = c
 	if err := buildLocked(c, t); err != nil {

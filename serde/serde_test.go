@@ -111,3 +111,48 @@ func FuzzReadSample(f *testing.F) {
 		}
 	})
 }
+
+// benchRecord is a struct state value of the kind aggregates hold.
+type benchRecord struct {
+	Count int64
+	Sum   float64
+	Name  string
+	Tags  []string
+}
+
+// BenchmarkReflectStruct measures the struct serializer (Of) per value: it
+// must not allocate to encode, and allocates to decode only what the value
+// holds (the string and the slice).
+func BenchmarkReflectStruct(b *testing.B) {
+	s := Of[benchRecord]()
+	v := benchRecord{Count: 7, Sum: 2.5, Name: "auction", Tags: []string{"a", "b"}}
+	buf := s.Append(nil, v)
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = s.Append(buf[:0], v)
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := s.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestReflectNoAlloc: encoding a struct allocates nothing.
+func TestReflectNoAlloc(t *testing.T) {
+	s := Of[benchRecord]()
+	v := benchRecord{Count: 7, Sum: 2.5, Name: "auction", Tags: []string{"a", "b"}}
+	buf := s.Append(nil, v)
+	if n := testing.AllocsPerRun(100, func() { buf = s.Append(buf[:0], v) }); n != 0 {
+		t.Fatalf("Append allocates %v times per value", n)
+	}
+	got, _, err := s.Read(buf)
+	if err != nil || got.Name != v.Name || len(got.Tags) != 2 || got.Tags[1] != "b" || got.Count != 7 {
+		t.Fatalf("Read = %+v, %v; want %+v", got, err, v)
+	}
+}

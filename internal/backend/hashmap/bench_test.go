@@ -79,6 +79,35 @@ func BenchmarkViewEntries(b *testing.B) {
 	}
 }
 
+// BenchmarkViewEntriesInline is BenchmarkViewEntries for values held in the
+// entries themselves (48 bytes, no pointers), as aggregates usually are.
+func BenchmarkViewEntriesInline(b *testing.B) {
+	hash, err := keyspace.HasherFor[int64]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := hashmap.New[int64](serde.Int64{}, hash, func() int64 { return 0 })
+	t, err := hashmap.NewValue[int64, struct{}, [6]int64](be, "payload", backend.KindValue, serde.Of[struct{}](), serde.Of[[6]int64](), hashmap.TTL{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range int64(benchKeys(b)) {
+		be.SetCurrentKey(k)
+		t.Put([6]int64{k})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		v := t.Capture()
+		err := v.Entries(func(backend.Entry) error { n++; return nil })
+		v.Release()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkRestore measures restoring entries into a reserved table, per
 // entry: load only (the entries are kept raw), and load+decode, where a Get
 // in every shard decodes them as a shard's first use does.

@@ -60,8 +60,9 @@ type store[KK comparable, E any] struct {
 	// encode appends the live entries of m at processing time now to out,
 	// unsorted.
 	encode func(out *encoded, m map[KK]E, now int64)
-	// decode adds the entry e, restored at processing time now, to m.
-	decode func(m map[KK]E, e backend.Entry, now int64) error
+	// decode adds the entry e, restored at processing time now, to m, the
+	// map of the shard with id sid.
+	decode func(m map[KK]E, sid int32, e backend.Entry, now int64) error
 	// expiresAt returns the expiry of an entry written at processing time
 	// now (0: never); raw entries expire together, from their restore.
 	expiresAt func(now int64) int64
@@ -71,6 +72,8 @@ type store[KK comparable, E any] struct {
 	// rawEntryCnt count what was restored raw, for the expected entry size.
 	rawMem                rawArena
 	rawBytes, rawEntryCnt int
+	// shardIDs counts the shard ids handed out.
+	shardIDs int32
 }
 
 type shard[KK comparable, E any] struct {
@@ -83,6 +86,11 @@ type shard[KK comparable, E any] struct {
 	raw    *rawEntries
 	depth  uint8
 	prefix uint64 // the top depth bits of every hash in the shard
+	// id names the shard to its table, which keeps the memory of the
+	// shard's entries apart from other shards' (so that a snapshot walks
+	// them in a few pages, not all over the heap). The lower half of a
+	// split keeps its parent's id.
+	id int32
 	// limit is the size above which the shard splits; it doubles when a
 	// split would not separate anything (every entry has the same hash).
 	limit int
@@ -95,9 +103,10 @@ type shard[KK comparable, E any] struct {
 	mu sync.Mutex
 }
 
-func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64), decode func(map[KK]E, backend.Entry, int64) error, expiresAt func(int64) int64) store[KK, E] {
+func newStore[KK comparable, E any](hash func(KK) uint64, encode func(*encoded, map[KK]E, int64), decode func(map[KK]E, int32, backend.Entry, int64) error, expiresAt func(int64) int64) store[KK, E] {
 	return store[KK, E]{
 		dir:       []*shard[KK, E]{{limit: shardLimit}},
+		shardIDs:  1,
 		hash:      hash,
 		encode:    encode,
 		decode:    decode,
@@ -143,7 +152,7 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 		return err
 	}
 	sh = s.writable(e.Hash)
-	if err := s.decode(sh.m, e, now); err != nil {
+	if err := s.decode(sh.m, sh.id, e, now); err != nil {
 		return err
 	}
 	s.grown(sh)
@@ -261,7 +270,7 @@ func (s *store[KK, E]) materialize(sh *shard[KK, E]) error {
 		sh.m = make(map[KK]E, max(sh.hint, raw.n))
 	}
 	m := sh.m
-	if err := raw.each(func(e backend.Entry) error { return s.decode(m, e, raw.at) }); err != nil {
+	if err := raw.each(func(e backend.Entry) error { return s.decode(m, sh.id, e, raw.at) }); err != nil {
 		return fmt.Errorf("restored state: %w", err)
 	}
 	s.grown(sh)
@@ -316,7 +325,7 @@ func settled[KK comparable, E any](sh *shard[KK, E]) *shard[KK, E] {
 // split divides sh (settled) in two by its next hash bit.
 func (s *store[KK, E]) split(sh *shard[KK, E]) {
 	bit := 63 - uint(sh.depth)
-	lo := &shard[KK, E]{depth: sh.depth + 1, prefix: sh.prefix << 1, limit: shardLimit, m: make(map[KK]E, len(sh.m)/2)}
+	lo := &shard[KK, E]{depth: sh.depth + 1, prefix: sh.prefix << 1, limit: shardLimit, m: make(map[KK]E, len(sh.m)/2), id: sh.id}
 	hi := &shard[KK, E]{depth: sh.depth + 1, prefix: sh.prefix<<1 | 1, limit: shardLimit, m: make(map[KK]E, len(sh.m)/2)}
 	var first uint64
 	same, n := true, 0
@@ -339,6 +348,7 @@ func (s *store[KK, E]) split(sh *shard[KK, E]) {
 		sh.limit *= 2
 		return
 	}
+	hi.id = s.newID()
 	if sh.depth == s.depth {
 		dir := make([]*shard[KK, E], 2*len(s.dir))
 		for i, x := range s.dir {
@@ -384,7 +394,7 @@ func (s *store[KK, E]) reserve(n int, lo, hi uint64) {
 	s.dir = make([]*shard[KK, E], 1<<depth)
 	s.cover(0, loSlot)
 	for i := loSlot; i <= hiSlot; i++ {
-		s.dir[i] = &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit, hint: per}
+		s.dir[i] = &shard[KK, E]{depth: depth, prefix: uint64(i), limit: shardLimit, hint: per, id: s.newID()}
 	}
 	s.cover(hiSlot+1, len(s.dir))
 }
@@ -401,12 +411,18 @@ func (s *store[KK, E]) cover(from, to int) {
 		for b := size; b > 1; b /= 2 {
 			d--
 		}
-		sh := &shard[KK, E]{depth: d, prefix: uint64(from / size), limit: shardLimit}
+		sh := &shard[KK, E]{depth: d, prefix: uint64(from / size), limit: shardLimit, id: s.newID()}
 		for i := from; i < from+size; i++ {
 			s.dir[i] = sh
 		}
 		from += size
 	}
+}
+
+// newID returns an id for a new shard.
+func (s *store[KK, E]) newID() int32 {
+	s.shardIDs++
+	return s.shardIDs - 1
 }
 
 // shards calls fn for every shard once, in hash order.

@@ -20,8 +20,9 @@ type Value[K, N comparable, V any] struct {
 	st     store[nsKey[K, N], *entry[V]]
 	valSer serde.Serializer[V]
 	valRd  reader[V]
-	slab   slab[V]
-	touch  toucher[V]
+	// slabs holds the entries of each shard, by shard id.
+	slabs []slab[V]
+	touch toucher[V]
 }
 
 // NewValue registers a value table named name in b, or returns the one
@@ -92,7 +93,7 @@ func (t *Value[K, N, V]) Slot() (v *V, isNew bool) {
 		e = nil
 	}
 	if e == nil {
-		e = t.slab.get()
+		e = t.slab(sh.id).get()
 		e.exp = t.expiresAt(now)
 		sh.m[k] = e
 		t.st.grown(sh)
@@ -136,7 +137,7 @@ func (t *Value[K, N, V]) Clear() {
 // remove deletes k from sh (writable) and recycles its entry.
 func (t *Value[K, N, V]) remove(sh *shard[nsKey[K, N], *entry[V]], k nsKey[K, N], e *entry[V]) {
 	delete(sh.m, k)
-	t.slab.put(e)
+	t.slab(sh.id).put(e)
 }
 
 // Len implements backend.Table. It counts entries held in memory, including
@@ -193,6 +194,14 @@ func (t *Value[K, N, V]) encodeBatch(out *encoded, ks []nsKey[K, N], es []*entry
 		out.arena = t.valSer.Append(out.arena, e.v)
 		out.markValue()
 	}
+}
+
+// slab returns the slab of the shard with id sid.
+func (t *Value[K, N, V]) slab(sid int32) *slab[V] {
+	for int(sid) >= len(t.slabs) {
+		t.slabs = append(t.slabs, slab[V]{})
+	}
+	return &t.slabs[sid]
 }
 
 // slab hands out entries from chunks and recycles cleared ones, so that
@@ -651,7 +660,7 @@ func (t *Value[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e,
 func (t *Value[K, N, V]) RestoreRun(run []byte, n int) error { return t.st.restoreRun(run, n, t.now()) }
 
 // decode adds the restored entry e to m.
-func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], e backend.Entry, now int64) error {
+func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], sid int32, e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
@@ -660,7 +669,7 @@ func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], e backend.Entry, no
 	if err != nil || n != len(e.Value) {
 		return fmt.Errorf("state %q: undecodable value %x: %v", t.name, e.Value, errOr(err, n, len(e.Value)))
 	}
-	p := t.slab.get()
+	p := t.slab(sid).get()
 	p.v, p.exp = v, t.expiresAt(now)
 	m[k] = p
 	return nil
@@ -674,7 +683,7 @@ func (t *List[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, 
 func (t *List[K, N, V]) RestoreRun(run []byte, n int) error { return t.st.restoreRun(run, n, t.now()) }
 
 // decode adds the restored entry e to m.
-func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], e backend.Entry, now int64) error {
+func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], _ int32, e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
@@ -710,7 +719,7 @@ func (t *Map[K, N, UK, UV]) RestoreRun(run []byte, n int) error {
 }
 
 // decode adds the restored entry e to the map in m.
-func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], e backend.Entry, now int64) error {
+func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], _ int32, e backend.Entry, now int64) error {
 	k, err := decodeKey(&t.table, e)
 	if err != nil {
 		return err
