@@ -56,7 +56,10 @@ func Lookup[T any]() (Serializer[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("serde: cannot serialize %v: %w", t, err)
 	}
-	return reflectSerializer[T]{c: c, schema: schema}, nil
+	// A type of size 0 (struct{}, the namespace of state outside windows)
+	// has one value, encoded as nothing: no pool, no reflection.
+	empty := t.Size() == 0 && len(c.enc(nil, reflect.New(t).Elem())) == 0
+	return reflectSerializer[T]{c: c, schema: schema, empty: empty}, nil
 }
 
 // Int64 serializes int64 as 8 bytes big-endian.
@@ -138,11 +141,15 @@ func readBytes(src []byte) ([]byte, int, error) {
 type reflectSerializer[T any] struct {
 	c      *codec
 	schema Schema
+	empty  bool // T has one value, encoded as no bytes
 }
 
 // Append and Read work on a *T taken from the codec's pool: a reflect.Value
 // of a local variable would move it to the heap, one allocation per call.
 func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
+	if s.empty {
+		return dst
+	}
 	p := s.c.vals.Get().(*T)
 	*p = v
 	dst = s.c.enc(dst, reflect.ValueOf(p).Elem())
@@ -153,6 +160,10 @@ func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
 }
 
 func (s reflectSerializer[T]) Read(src []byte) (T, int, error) {
+	if s.empty {
+		var zero T
+		return zero, 0, nil
+	}
 	p := s.c.vals.Get().(*T)
 	n, err := s.c.dec(src, reflect.ValueOf(p).Elem())
 	v := *p

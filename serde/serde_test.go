@@ -156,3 +156,18 @@ func TestReflectNoAlloc(t *testing.T) {
 		t.Fatalf("Read = %+v, %v; want %+v", got, err, v)
 	}
 }
+
+// TestEmptyStruct: struct{} (the namespace outside windows) encodes as no
+// bytes and reads back from none.
+func TestEmptyStruct(t *testing.T) {
+	s := Of[struct{}]()
+	if got := s.Append([]byte{1}, struct{}{}); !bytes.Equal(got, []byte{1}) {
+		t.Fatalf("Append = %x, want 01", got)
+	}
+	if _, n, err := s.Read([]byte{9}); n != 0 || err != nil {
+		t.Fatalf("Read consumed %d bytes, %v", n, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Append(nil, struct{}{}) }); n != 0 {
+		t.Fatalf("Append allocates %v times", n)
+	}
+}
