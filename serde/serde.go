@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Serializer writes and reads values of one type.
@@ -144,15 +145,20 @@ type reflectSerializer[T any] struct {
 	empty  bool // T has one value, encoded as no bytes
 }
 
-// Append and Read work on a *T taken from the codec's pool: a reflect.Value
-// of a local variable would move it to the heap, one allocation per call.
+// Append and Read run the type's program (program.go). A flat program
+// works on v where it is; otherwise they work on a *T taken from the codec's
+// pool, since handing the address of a local variable to a reflect codec
+// would move it to the heap, one allocation per call.
 func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
 	if s.empty {
 		return dst
 	}
+	if s.c.prog.flat {
+		return s.c.prog.encFlat(dst, unsafe.Pointer(&v))
+	}
 	p := s.c.vals.Get().(*T)
 	*p = v
-	dst = s.c.enc(dst, reflect.ValueOf(p).Elem())
+	dst = s.c.prog.enc(dst, unsafe.Pointer(p))
 	var zero T
 	*p = zero // hold no references in the pool
 	s.c.vals.Put(p)
@@ -164,8 +170,13 @@ func (s reflectSerializer[T]) Read(src []byte) (T, int, error) {
 		var zero T
 		return zero, 0, nil
 	}
+	if s.c.prog.flat {
+		var v T
+		n, err := s.c.prog.decFlat(src, unsafe.Pointer(&v))
+		return v, n, err
+	}
 	p := s.c.vals.Get().(*T)
-	n, err := s.c.dec(src, reflect.ValueOf(p).Elem())
+	n, err := s.c.prog.dec(src, unsafe.Pointer(p))
 	v := *p
 	var zero T
 	*p = zero
@@ -180,6 +191,9 @@ type codec struct {
 	// vals holds pointers to zero values of the type, for
 	// reflectSerializer.
 	vals sync.Pool
+	// prog is the type's program, compiled for the types Lookup returns a
+	// serializer of.
+	prog *program
 }
 
 var (
@@ -196,6 +210,9 @@ func codecFor(t reflect.Type) (*codec, Schema, error) {
 	c, err := codecForLocked(t)
 	if err != nil {
 		return nil, Schema{}, err
+	}
+	if c.prog == nil {
+		c.prog = compileLocked(t, c)
 	}
 	s, ok := schemas[t]
 	if !ok {
