@@ -199,6 +199,15 @@ func TestProgramSteps(t *testing.T) {
 	}
 }
 
+// TestProgramUnexported: unexported fields are neither written nor read.
+func TestProgramUnexported(t *testing.T) {
+	s := Of[progFlat]()
+	back, _, err := s.Read(s.Append(nil, progFlat{hid: 5, I64: 6}))
+	if err != nil || back.hid != 0 || back.I64 != 6 {
+		t.Fatalf("Read = %+v, %v; want I64 6 and hid 0", back, err)
+	}
+}
+
 // TestProgramNoAlloc: a flat program neither allocates to write nor, for
 // types without strings or slices, to read.
 func TestProgramNoAlloc(t *testing.T) {
