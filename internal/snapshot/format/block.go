@@ -101,6 +101,20 @@ func appendBlock(dst, raw []byte, n int, enc *zstd.Encoder, zbuf []byte) (out, z
 	return binary.LittleEndian.AppendUint64(dst, sum), zbuf, sum
 }
 
+// finishBlock completes a raw block built in place: dst[start:] holds
+// blockHeaderSize bytes of room for the header, then the raw payload of n
+// entries. It writes the header, appends the checksum and returns dst with
+// the checksum: the bytes appendBlock(dst[:start], payload, n, nil, nil)
+// would make, without copying the payload.
+func finishBlock(dst []byte, start, n int) ([]byte, uint64) {
+	h := dst[start : start+blockHeaderSize]
+	h[0] = 0 // flags: raw
+	binary.LittleEndian.PutUint32(h[1:], uint32(len(dst)-start-blockHeaderSize))
+	binary.LittleEndian.PutUint32(h[5:], uint32(n))
+	sum := xxhash.Sum64(dst[start:])
+	return binary.LittleEndian.AppendUint64(dst, sum), sum
+}
+
 // blockError is a problem found in one block; the reader turns it into a
 // *FileError naming the file and the block's offset.
 type blockError struct {

@@ -723,3 +723,60 @@ func TestConcurrentReads(t *testing.T) {
 		t.Fatalf("per-read stats add up to %+v, the snapshot counted %+v", sum, s.Stats())
 	}
 }
+
+// TestWriterOrderAcrossBlocks: the order check compares with the previous
+// entry whether it is in the open block or in one already flushed, raw or
+// compressed.
+func TestWriterOrderAcrossBlocks(t *testing.T) {
+	for _, c := range []Compression{NoCompression, ZstdCompression} {
+		w, err := CreateIn(t.TempDir(), &Options{BlockSize: 256, Compression: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := make([]byte, 300) // each entry fills a block
+		for i, tc := range []struct {
+			first, second []byte
+			ok            bool
+		}{{[]byte("b"), []byte("a"), false}, {[]byte("a"), []byte("b"), true}} {
+			for _, fill := range []bool{false, true} {
+				kw, _ := w.Keyed(opAgg, 2*i+btoi(fill))
+				_ = kw.StartState("s")
+				v := []byte(nil)
+				if fill {
+					v = big
+				}
+				if err := kw.Add(backend.Entry{Hash: 5, Key: tc.first, Value: v}); err != nil {
+					t.Fatal(err)
+				}
+				err := kw.Add(backend.Entry{Hash: 5, Key: tc.second, Value: v})
+				if (err == nil) != tc.ok {
+					t.Fatalf("compression %d, full block %v: %q after %q: %v", c, fill, tc.second, tc.first, err)
+				}
+				kw.Abort()
+			}
+		}
+		_ = w.Abort()
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestFinishBlock: a raw block built in place is the block appendBlock
+// makes.
+func TestFinishBlock(t *testing.T) {
+	var payload []byte
+	for i := range 50 {
+		payload = appendEntry(payload, backend.Entry{Hash: uint64(i), Key: []byte{byte(i)}, Value: make([]byte, i)})
+	}
+	want, _, wantSum := appendBlock([]byte("prefix"), payload, 50, nil, nil)
+	in := append(append([]byte("prefix"), make([]byte, blockHeaderSize)...), payload...)
+	got, sum := finishBlock(in, len("prefix"), 50)
+	if string(got) != string(want) || sum != wantSum {
+		t.Fatalf("finishBlock differs from appendBlock")
+	}
+}

@@ -422,11 +422,19 @@ type KeyedWriter struct {
 	names   map[string]bool      // states started in this file
 	blocks  []Block              // blocks of the current state
 	files   map[string]KeyedFile // finished states
-	raw     []byte               // payload of the open block
-	n       int                  // entries in the open block
-	first   uint64               // hash of the open block's first entry
-	last    uint64               // hash of the previous entry of the state
-	prevKey []byte               // key and namespace of the previous entry
+	// The open block. Raw blocks are built in place in the sink's buffer,
+	// from blkStart on (header room, then the payload); compressed ones in
+	// raw, the payload only.
+	raw      []byte
+	blkStart int
+	n        int    // entries in the open block
+	first    uint64 // hash of the open block's first entry
+	last     uint64 // hash of the previous entry of the state
+	// The previous entry: while it is in the open block, its encoding at
+	// prevOff in the block's buffer; once its block is flushed, a copy of
+	// its key and namespace.
+	prevOff int
+	prevKey []byte
 	prevNs  []byte
 	hasPrev bool
 	sink    *dataSink
@@ -480,25 +488,69 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 	if kw.n == 0 {
 		kw.first = e.Hash
 	}
-	kw.raw = appendEntry(kw.raw, e)
+	var payload int
+	if kw.enc == nil {
+		s := kw.sink
+		size := entrySize(e)
+		if kw.n == 0 {
+			s.reserve(blockHeaderSize + size)
+			kw.blkStart = len(s.buf)
+			s.buf = s.buf[:kw.blkStart+blockHeaderSize]
+		} else {
+			s.reserve(size)
+		}
+		kw.prevOff = len(s.buf)
+		s.buf = appendEntry(s.buf, e)
+		payload = len(s.buf) - kw.blkStart - blockHeaderSize
+	} else {
+		kw.prevOff = len(kw.raw)
+		kw.raw = appendEntry(kw.raw, e)
+		payload = len(kw.raw)
+	}
 	kw.n++
 	kw.last = e.Hash
-	kw.prevKey = append(kw.prevKey[:0], e.Key...)
-	kw.prevNs = append(kw.prevNs[:0], e.Namespace...)
 	kw.hasPrev = true
-	if len(kw.raw) >= kw.blockSize {
+	if payload >= kw.blockSize {
 		return kw.flush()
 	}
 	return nil
 }
 
+// entrySize is the size of e's encoding in a payload.
+func entrySize(e backend.Entry) int {
+	return 8 + uvarintLen(len(e.Key)) + len(e.Key) + uvarintLen(len(e.Namespace)) + len(e.Namespace) + uvarintLen(len(e.Value)) + len(e.Value)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+// prevEntry returns the key and namespace of the previous entry of the
+// state.
+func (kw *KeyedWriter) prevEntry() (key, ns []byte) {
+	if kw.n == 0 {
+		return kw.prevKey, kw.prevNs
+	}
+	buf := kw.raw
+	if kw.enc == nil {
+		buf = kw.sink.buf
+	}
+	e, _, _ := backend.NextEncoded(buf[kw.prevOff:]) // written by Add
+	return e.Key, e.Namespace
+}
+
 // before reports whether e (with the previous entry's hash) sorts before
 // the previous entry.
 func (kw *KeyedWriter) before(e backend.Entry) bool {
-	if c := bytes.Compare(e.Key, kw.prevKey); c != 0 {
+	key, ns := kw.prevEntry()
+	if c := bytes.Compare(e.Key, key); c != 0 {
 		return c < 0
 	}
-	return bytes.Compare(e.Namespace, kw.prevNs) < 0
+	return bytes.Compare(e.Namespace, ns) < 0
 }
 
 // flush writes the open block.
@@ -506,11 +558,22 @@ func (kw *KeyedWriter) flush() error {
 	if kw.n == 0 {
 		return nil
 	}
+	// Keep the last entry's key and namespace: its buffer is handed over.
+	key, ns := kw.prevEntry()
+	kw.prevKey = append(kw.prevKey[:0], key...)
+	kw.prevNs = append(kw.prevNs[:0], ns...)
 	s := kw.sink
-	s.reserve(len(kw.raw) + blockOverhead)
-	start := len(s.buf)
+	var start int
 	var sum uint64
-	s.buf, kw.zbuf, sum = appendBlock(s.buf, kw.raw, kw.n, kw.enc, kw.zbuf)
+	if kw.enc == nil {
+		s.reserve(blockTrailerSize)
+		start = kw.blkStart
+		s.buf, sum = finishBlock(s.buf, start, kw.n)
+	} else {
+		s.reserve(len(kw.raw) + blockOverhead)
+		start = len(s.buf)
+		s.buf, kw.zbuf, sum = appendBlock(s.buf, kw.raw, kw.n, kw.enc, kw.zbuf)
+	}
 	length := uint64(len(s.buf) - start)
 	kw.blocks = append(kw.blocks, Block{
 		FirstHash: kw.first,
