@@ -418,10 +418,10 @@ type KeyedWriter struct {
 	blockSize int
 	enc       *zstd.Encoder
 
-	state   string               // current state, "" before StartState
-	names   map[string]bool      // states started in this file
-	blocks  []Block              // blocks of the current state
-	files   map[string]KeyedFile // finished states
+	state  string               // current state, "" before StartState
+	names  map[string]bool      // states started in this file
+	blocks []Block              // blocks of the current state
+	files  map[string]KeyedFile // finished states
 	// The open block. Raw blocks are built in place in the sink's buffer,
 	// from blkStart on (header room, then the payload); compressed ones in
 	// raw, the payload only.
