@@ -44,8 +44,8 @@ type step struct {
 	c    *codec       // stepCodec
 }
 
-// maxSteps bounds a program; bigger types (large arrays) keep their parts
-// to the reflect codec.
+// maxSteps bounds the steps an array unrolls to; larger arrays are one step
+// through their reflect codec.
 const maxSteps = 256
 
 // compileLocked returns the program of t, whose codec c is built. codecsMu
@@ -82,15 +82,15 @@ func (p *program) add(t reflect.Type, c *codec, off uintptr) {
 				kind = stepBytes
 			}
 		case reflect.Struct:
-			if p.fits(t) {
-				for i := 0; i < t.NumField(); i++ {
-					f := t.Field(i)
-					if f.IsExported() {
-						p.add(f.Type, codecs[f.Type], off+f.Offset)
-					}
+			// Fields always unroll (their number is the type's); only
+			// arrays are bounded by maxSteps.
+			for i := 0; i < t.NumField(); i++ {
+				f := t.Field(i)
+				if f.IsExported() {
+					p.add(f.Type, codecs[f.Type], off+f.Offset)
 				}
-				return
 			}
+			return
 		case reflect.Array:
 			if p.fits(t) {
 				ec := codecs[t.Elem()]
@@ -109,7 +109,8 @@ func (p *program) add(t reflect.Type, c *codec, off uintptr) {
 	p.steps = append(p.steps, s)
 }
 
-// fits reports whether unrolling t keeps the program within maxSteps.
+// fits reports whether unrolling the array t keeps the program within
+// maxSteps.
 func (p *program) fits(t reflect.Type) bool {
 	return len(p.steps)+countSteps(t, maxSteps+1) <= maxSteps
 }

@@ -197,6 +197,11 @@ func TestProgramSteps(t *testing.T) {
 	if n := len(Of[[256]int32]().(reflectSerializer[[256]int32]).c.prog.steps); n != 256 {
 		t.Fatalf("[256]int32 compiles to %d steps, want 256", n)
 	}
+	// A struct unrolls around a part it cannot: ID, When, Tags, M, P, Big
+	// (one step each), Inner (two), Last.
+	if n := len(Of[progMixed]().(reflectSerializer[progMixed]).c.prog.steps); n != 9 {
+		t.Fatalf("progMixed compiles to %d steps, want 9", n)
+	}
 }
 
 // TestProgramUnexported: unexported fields are neither written nor read.

@@ -20,7 +20,9 @@ type Value[K, N comparable, V any] struct {
 	st     store[nsKey[K, N], *entry[V]]
 	valSer serde.Serializer[V]
 	valRd  reader[V]
-	// slabs holds the entries of each shard, by shard id.
+	// slabs holds the entries of each shard, by shard id. A freed entry
+	// is reused by its shard only; hashes spread keys evenly, so each
+	// shard's share of the live keys, and memory, stays about its peak.
 	slabs []slab[V]
 	touch toucher[V]
 }
