@@ -30,7 +30,10 @@ const (
 	step16
 	step32
 	step64
-	stepInt  // int: 8 bytes whatever the platform's int size
+	// stepFloat32 is step32 with a signaling NaN made quiet, as the reflect
+	// codec's round trip through float64 makes it.
+	stepFloat32
+	stepInt // int: 8 bytes whatever the platform's int size
 	stepUint // uint, uintptr: likewise
 	stepString
 	stepBytes
@@ -67,8 +70,10 @@ func (p *program) add(t reflect.Type, c *codec, off uintptr) {
 			kind = step8
 		case reflect.Int16, reflect.Uint16:
 			kind = step16
-		case reflect.Int32, reflect.Uint32, reflect.Float32:
+		case reflect.Int32, reflect.Uint32:
 			kind = step32
+		case reflect.Float32:
+			kind = stepFloat32
 		case reflect.Int64, reflect.Uint64, reflect.Float64:
 			kind = step64
 		case reflect.Int:
@@ -92,6 +97,9 @@ func (p *program) add(t reflect.Type, c *codec, off uintptr) {
 			}
 			return
 		case reflect.Array:
+			if countSteps(t.Elem(), 1) == 0 {
+				return // elements of size 0 (struct{}) encode as nothing
+			}
 			if p.fits(t) {
 				ec := codecs[t.Elem()]
 				for i := 0; i < t.Len(); i++ {
@@ -187,6 +195,8 @@ func (s *step) enc(dst []byte, q unsafe.Pointer) []byte {
 		return binary.BigEndian.AppendUint16(dst, *(*uint16)(q))
 	case step32:
 		return binary.BigEndian.AppendUint32(dst, *(*uint32)(q))
+	case stepFloat32:
+		return binary.BigEndian.AppendUint32(dst, quietNaN32(*(*uint32)(q)))
 	case step64:
 		return binary.BigEndian.AppendUint64(dst, *(*uint64)(q))
 	case stepInt:
@@ -266,11 +276,15 @@ func (s *step) dec(src []byte, q unsafe.Pointer) (int, error) {
 		}
 		*(*uint16)(q) = binary.BigEndian.Uint16(src)
 		return 2, nil
-	case step32:
+	case step32, stepFloat32:
 		if len(src) < 4 {
 			return 0, ErrShortBuffer
 		}
-		*(*uint32)(q) = binary.BigEndian.Uint32(src)
+		x := binary.BigEndian.Uint32(src)
+		if s.kind == stepFloat32 {
+			x = quietNaN32(x)
+		}
+		*(*uint32)(q) = x
 		return 4, nil
 	case step64, stepInt, stepUint:
 		if len(src) < 8 {
@@ -302,4 +316,14 @@ func (s *step) dec(src []byte, q unsafe.Pointer) (int, error) {
 		return n, nil
 	}
 	panic("serde: a reflect step in a flat program")
+}
+
+// quietNaN32 returns the bits of the float32 with bits b after a round trip
+// through float64, which the reflect codec makes (v.Float, SetFloat): a
+// signaling NaN gets its quiet bit set, every other value is unchanged.
+func quietNaN32(b uint32) uint32 {
+	if b&0x7f800000 == 0x7f800000 && b&0x007fffff != 0 {
+		b |= 0x00400000
+	}
+	return b
 }

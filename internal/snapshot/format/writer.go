@@ -493,7 +493,9 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 		s := kw.sink
 		size := entrySize(e)
 		if kw.n == 0 {
-			s.reserve(blockHeaderSize + size)
+			// Room for the whole block at once: growing the buffer
+			// entry by entry would copy it over and over.
+			s.reserve(blockHeaderSize + kw.blockSize + size + blockTrailerSize)
 			kw.blkStart = len(s.buf)
 			s.buf = s.buf[:kw.blkStart+blockHeaderSize]
 		} else {
