@@ -33,7 +33,7 @@ const (
 	// stepFloat32 is step32 with a signaling NaN made quiet, as the reflect
 	// codec's round trip through float64 makes it.
 	stepFloat32
-	stepInt // int: 8 bytes whatever the platform's int size
+	stepInt  // int: 8 bytes whatever the platform's int size
 	stepUint // uint, uintptr: likewise
 	stepString
 	stepBytes
