@@ -162,12 +162,10 @@ func (p *program) encFlat(dst []byte, v unsafe.Pointer) []byte {
 	return dst
 }
 
-// enc runs any program on the value at v, which must be on the heap if the
-// program is not flat.
+// enc runs a program that is not flat on the value at v, which must be on
+// the heap: the reflect steps let v escape. encFlat is the same loop
+// without them, so that a flat program's value may stay on the stack.
 func (p *program) enc(dst []byte, v unsafe.Pointer) []byte {
-	if p.flat {
-		return p.encFlat(dst, v)
-	}
 	for i := range p.steps {
 		s := &p.steps[i]
 		q := unsafe.Add(v, s.off)
@@ -230,12 +228,9 @@ func (p *program) decFlat(src []byte, v unsafe.Pointer) (int, error) {
 	return n, nil
 }
 
-// dec decodes into the zero value at v, which must be on the heap if the
-// program is not flat.
+// dec decodes into the zero value at v with a program that is not flat; v
+// must be on the heap (see enc).
 func (p *program) dec(src []byte, v unsafe.Pointer) (int, error) {
-	if p.flat {
-		return p.decFlat(src, v)
-	}
 	n := 0
 	for i := range p.steps {
 		s := &p.steps[i]

@@ -57,10 +57,7 @@ func Lookup[T any]() (Serializer[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("serde: cannot serialize %v: %w", t, err)
 	}
-	// A type of size 0 (struct{}, the namespace of state outside windows)
-	// has one value, encoded as nothing: no pool, no reflection.
-	empty := t.Size() == 0 && len(c.enc(nil, reflect.New(t).Elem())) == 0
-	return reflectSerializer[T]{c: c, schema: schema, empty: empty}, nil
+	return reflectSerializer[T]{c: c, schema: schema}, nil
 }
 
 // Int64 serializes int64 as 8 bytes big-endian.
@@ -142,17 +139,14 @@ func readBytes(src []byte) ([]byte, int, error) {
 type reflectSerializer[T any] struct {
 	c      *codec
 	schema Schema
-	empty  bool // T has one value, encoded as no bytes
 }
 
 // Append and Read run the type's program (program.go). A flat program
-// works on v where it is; otherwise they work on a *T taken from the codec's
-// pool, since handing the address of a local variable to a reflect codec
-// would move it to the heap, one allocation per call.
+// works on v where it is (a zero-size type, such as struct{}, has no steps
+// at all); otherwise they work on a *T taken from the codec's pool, since
+// handing the address of a local variable to a reflect codec would move it
+// to the heap, one allocation per call.
 func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
-	if s.empty {
-		return dst
-	}
 	if s.c.prog.flat {
 		return s.c.prog.encFlat(dst, unsafe.Pointer(&v))
 	}
@@ -166,10 +160,6 @@ func (s reflectSerializer[T]) Append(dst []byte, v T) []byte {
 }
 
 func (s reflectSerializer[T]) Read(src []byte) (T, int, error) {
-	if s.empty {
-		var zero T
-		return zero, 0, nil
-	}
 	if s.c.prog.flat {
 		var v T
 		n, err := s.c.prog.decFlat(src, unsafe.Pointer(&v))

@@ -147,6 +147,46 @@ func NextEncoded(run []byte) (e Entry, rest []byte, err error) {
 	return e, p, nil
 }
 
+// MeasureEncoded returns the size of the first entry of a run, or 0 if the
+// run does not start with a whole entry: what NextEncoded consumes, without
+// making the entry.
+func MeasureEncoded(run []byte) int {
+	q := 8
+	if len(run) < q {
+		return 0
+	}
+	for range 3 {
+		if q >= len(run) {
+			return 0
+		}
+		l, k := uint64(run[q]), 1
+		if l >= 0x80 {
+			if l, k = binary.Uvarint(run[q:]); k <= 0 {
+				return 0
+			}
+		}
+		q += k
+		if l > uint64(len(run)-q) {
+			return 0
+		}
+		q += int(l)
+	}
+	return q
+}
+
+// EncodedLen is the size of e in the encoding of a run.
+func EncodedLen(e Entry) int {
+	return 8 + uvarintLen(len(e.Key)) + len(e.Key) + uvarintLen(len(e.Namespace)) + len(e.Namespace) + uvarintLen(len(e.Value)) + len(e.Value)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
 // AppendEncoded appends e in the encoding of a run.
 func AppendEncoded(dst []byte, e Entry) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, e.Hash)

@@ -66,6 +66,11 @@ func benchKeys(b *testing.B) int {
 // WEIR_VIEW_BENCH_VALUE_BYTES change the table's shape.
 func BenchmarkViewEntries(b *testing.B) {
 	_, t := benchTable(b, benchKeys(b))
+	benchCapture(b, t)
+}
+
+// benchCapture reads captures of t until b.N entries are read.
+func benchCapture(b *testing.B, t backend.Table) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0
@@ -95,17 +100,7 @@ func BenchmarkViewEntriesInline(b *testing.B) {
 		be.SetCurrentKey(k)
 		t.Put([6]int64{k})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for n < b.N {
-		v := t.Capture()
-		err := v.Entries(func(backend.Entry) error { n++; return nil })
-		v.Release()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchCapture(b, t)
 }
 
 // BenchmarkRestore measures restoring entries into a reserved table, per

@@ -47,50 +47,9 @@ func sameEncodedKey(a, b []byte) bool {
 	return err == nil && sameKey(ea, eb)
 }
 
-// encodedSize returns the size of the entry at the start of run in the
-// encoding of a run, or 0 if run does not start with a whole entry. It
-// checks what backend.NextEncoded checks, without making the entry.
-func encodedSize(run []byte) int {
-	q := 8
-	if len(run) < q {
-		return 0
-	}
-	for range 3 {
-		if q >= len(run) {
-			return 0
-		}
-		l, k := uint64(run[q]), 1
-		if l >= 0x80 {
-			if l, k = binary.Uvarint(run[q:]); k <= 0 {
-				return 0
-			}
-		}
-		q += k
-		if l > uint64(len(run)-q) {
-			return 0
-		}
-		q += int(l)
-	}
-	return q
-}
-
 // sameKey reports whether a and b have the same hash, key and namespace.
 func sameKey(a, b backend.Entry) bool {
 	return a.Hash == b.Hash && bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Namespace, b.Namespace)
-}
-
-// rawSize is the size of e in the encoding of a run.
-func rawSize(e backend.Entry) int {
-	return 8 + uvarintLen(len(e.Key)) + len(e.Key) + uvarintLen(len(e.Namespace)) + len(e.Namespace) + uvarintLen(len(e.Value)) + len(e.Value)
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for n >= 0x80 {
-		n >>= 7
-		l++
-	}
-	return l
 }
 
 // each calls fn for every entry in the order added; the slices passed to fn

@@ -37,7 +37,7 @@ func TestRawMemory(t *testing.T) {
 			var run []byte
 			data, inRun := 0, 0
 			for i, e := range es {
-				data += rawSize(e)
+				data += backend.EncodedLen(e)
 				if !runs {
 					if err := v.Restore(e); err != nil {
 						t.Fatal(err)
@@ -72,21 +72,4 @@ func TestRawMemory(t *testing.T) {
 func sortEntries(es []backend.Entry) {
 	// Hashes are distinct here: order by hash.
 	slices.SortFunc(es, func(a, b backend.Entry) int { return cmp.Compare(a.Hash, b.Hash) })
-}
-
-// FuzzEncodedSize: encodedSize measures exactly the entries that
-// backend.NextEncoded decodes, and refuses the rest.
-func FuzzEncodedSize(f *testing.F) {
-	f.Add(backend.AppendEncoded(nil, backend.Entry{Hash: 1, Key: []byte("k"), Value: make([]byte, 200)}))
-	f.Add(backend.AppendEncoded(nil, backend.Entry{Hash: 2})[:10])
-	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1})
-	f.Fuzz(func(t *testing.T, run []byte) {
-		want := 0
-		if _, rest, err := backend.NextEncoded(run); err == nil {
-			want = len(run) - len(rest)
-		}
-		if got := encodedSize(run); got != want {
-			t.Fatalf("encodedSize = %d, NextEncoded measures %d", got, want)
-		}
-	})
 }

@@ -139,7 +139,7 @@ const rawLimit = 2 * shardLimit
 func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	sh := s.dir[e.Hash>>(64-uint(s.depth))]
 	if s.takesRaw(sh) && (sh.raw == nil || !sh.raw.dup(e)) {
-		r, n := s.rawOf(sh, now), rawSize(e)
+		r, n := s.rawOf(sh, now), backend.EncodedLen(e)
 		s.rawMem.grow(r, n, max(sh.hint-r.n-1, 0), s.avgRaw(n))
 		r.prev = len(r.buf)
 		r.buf = backend.AppendEncoded(r.buf, e)
@@ -206,9 +206,8 @@ func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
 			continue
 		}
 		// The entries that belong to sh, up to the raw limit or a
-		// duplicate.
-		// Entries are only measured here, not decoded; a duplicate has
-		// the hash of the entry before it, so only then are both decoded.
+		// duplicate. They are measured, not decoded: a duplicate has the
+		// hash of the entry before it, and only then are both decoded.
 		r := s.rawOf(sh, now)
 		end, k, prev := 0, 0, -1
 		dup := false
@@ -221,7 +220,7 @@ func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
 			if s.dir[h>>shift] != sh {
 				break
 			}
-			size := encodedSize(e)
+			size := backend.MeasureEncoded(e)
 			if size == 0 {
 				return backend.ErrBadRun
 			}

@@ -491,7 +491,7 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 	var payload int
 	if kw.enc == nil {
 		s := kw.sink
-		size := entrySize(e)
+		size := backend.EncodedLen(e)
 		if kw.n == 0 {
 			// Room for the whole block at once: growing the buffer
 			// entry by entry would copy it over and over.
@@ -516,19 +516,6 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 		return kw.flush()
 	}
 	return nil
-}
-
-// entrySize is the size of e's encoding in a payload.
-func entrySize(e backend.Entry) int {
-	return 8 + uvarintLen(len(e.Key)) + len(e.Key) + uvarintLen(len(e.Namespace)) + len(e.Namespace) + uvarintLen(len(e.Value)) + len(e.Value)
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for ; n >= 0x80; n >>= 7 {
-		l++
-	}
-	return l
 }
 
 // prevEntry returns the key and namespace of the previous entry of the
