@@ -14,4 +14,15 @@
 //
 // State names are unique per operator; they are how a savepoint finds the
 // state again after the job's code has changed.
+//
+// State lives on the heap as the values it was given, not copies of them,
+// as in Flink's heap state backend. A value that refers to memory (a slice,
+// map or pointer, or a struct holding one) becomes the state's when it is
+// written: do not change or reuse that memory afterwards, for example by
+// passing the same []byte buffer to Update for every record. A value read
+// from state may be changed in place, and written back with Update, during
+// the call that read it: the read lets an asynchronous snapshot take the old
+// value first. Changing it in a later call, without reading it again, could
+// show the change in a snapshot taken in between. Values of other types
+// (numbers, strings, structs of them) are copied and need no care.
 package state
