@@ -206,6 +206,28 @@ func BenchmarkRead(b *testing.B) {
 			})
 		}
 	}
+	// A restore reads a subtask's range from every file that holds part
+	// of it, one after another: the files of 4 writers, cold, in runs.
+	b.Run("raw/cold-runs-4files", func(b *testing.B) {
+		dir := writeBench(b, b.TempDir(), 4, nil)
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(benchLogical)
+		for b.Loop() {
+			b.StopTimer()
+			dropCache(b, dir)
+			b.StartTimer()
+			n := 0
+			if err := s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(_ []byte, k int) error { n += k; return nil }); err != nil {
+				b.Fatal(err)
+			}
+			if n != benchEntries {
+				b.Fatalf("read %d entries, want %d", n, benchEntries)
+			}
+		}
+	})
 	b.Run("disk/cold", func(b *testing.B) {
 		dir := b.TempDir()
 		p := filepath.Join(dir, "disk")

@@ -382,6 +382,40 @@ func TestDataFileErrors(t *testing.T) {
 			t.Fatal("range 3 of 4 is empty")
 		}
 	})
+	t.Run("missing-later", func(t *testing.T) {
+		// A file missing after others that were read is reported, for
+		// itself, once it is reached, and no file is left open.
+		dir := copyDir(t, fx.dir)
+		_ = os.Remove(filepath.Join(dir, f1))
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds := openFiles(t)
+		var before int
+		err = s.ReadKeyed(opAgg, "count", keyspace.Full, func(backend.Entry) error { before++; return nil })
+		checkFileError(t, err, dir, f1, ErrMissingFile)
+		if want := len(ofSubtask(fx.keyed[opAgg]["count"], 0, writeParallelism)); before != want {
+			t.Fatalf("%d entries before the error, want the %d of the first file", before, want)
+		}
+		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func([]byte, int) error { return nil })
+		checkFileError(t, err, dir, f1, ErrMissingFile)
+		// A reader that stops in the first file leaves nothing open.
+		stop := errors.New("stop")
+		n := 0
+		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func([]byte, int) error {
+			if n++; n == 2 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Fatalf("got %v, want the callback's error", err)
+		}
+		if got := openFiles(t); fds >= 0 && got != fds {
+			t.Fatalf("%d files open after the reads, %d before", got, fds)
+		}
+	})
 	t.Run("swapped", func(t *testing.T) {
 		// Intact blocks that are not the ones the index describes.
 		dir := copyDir(t, fx.dir)
@@ -779,4 +813,15 @@ func TestFinishBlock(t *testing.T) {
 	if string(got) != string(want) || sum != wantSum {
 		t.Fatalf("finishBlock differs from appendBlock")
 	}
+}
+
+// openFiles returns the number of files the process has open, or -1 where
+// that is unknown.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(es)
 }
