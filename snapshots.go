@@ -166,12 +166,22 @@ func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Boo
 			kw.Abort()
 			return nil, err
 		}
-		err := k.View.Entries(func(e backend.Entry) error {
-			if n++; n%4096 == 0 && failed.Load() {
-				return errSiblingFailed
-			}
-			return kw.Add(e)
-		})
+		var err error
+		if rv, ok := k.View.(backend.RunView); ok {
+			err = rv.Runs(func(run []byte, k int) error {
+				if failed.Load() {
+					return errSiblingFailed
+				}
+				return kw.AddRun(run, k)
+			})
+		} else {
+			err = k.View.Entries(func(e backend.Entry) error {
+				if n++; n%4096 == 0 && failed.Load() {
+					return errSiblingFailed
+				}
+				return kw.Add(e)
+			})
+		}
 		if err != nil {
 			kw.Abort()
 			return nil, fmt.Errorf("state %q of %s (subtask %d): %w", k.Name, os.Node.Name, os.Subtask+1, err)

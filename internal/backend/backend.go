@@ -87,6 +87,16 @@ type View interface {
 	Release()
 }
 
+// RunView is implemented by views that can hand over their entries in
+// runs: consecutive entries, in the order Entries yields them, encoded as
+// for RunRestorer. Runs is called instead of Entries, at most once, and
+// saves a call and an encoding per entry. The run passed to fn, which holds
+// n entries, is valid only during the call.
+type RunView interface {
+	View
+	Runs(fn func(run []byte, n int) error) error
+}
+
 // Reserver is implemented by tables that can prepare for a restore of
 // about n entries whose hashes lie in r.
 type Reserver interface {

@@ -212,3 +212,69 @@ func TestReserveThenRestore(t *testing.T) {
 		t.Errorf("reserved table has %d shards", n)
 	}
 }
+
+// readRuns reads a view through Runs, decoding the runs into entries.
+func readRuns(v backend.View, name string) ([]entry, int, error) {
+	var out []entry
+	runs := 0
+	err := v.(backend.RunView).Runs(func(run []byte, n int) error {
+		runs++
+		for range n {
+			e, rest, err := backend.NextEncoded(run)
+			if err != nil {
+				return err
+			}
+			out = append(out, entry{e.Hash, string(e.Key), string(e.Namespace), string(e.Value), name})
+			run = rest
+		}
+		if len(run) != 0 {
+			return fmt.Errorf("%d bytes after the %d entries of a run", len(run), n)
+		}
+		return nil
+	})
+	return out, runs, err
+}
+
+// TestCaptureRuns: a view read in runs holds the entries Entries yields, in
+// the same order, one run per shard: for shards the writer encodes, shards
+// the task settled before writing to them, and restored shards copied raw.
+func TestCaptureRuns(t *testing.T) {
+	f := newFixture(t, 20000)
+	g := newFixture(t, 0) // restored from f's runs
+	for i, pair := range [][2]backend.Table{{f.value, g.value}, {f.list, g.list}, {f.m, g.m}} {
+		tb, restored := pair[0], pair[1]
+		want := collect(t, tb, keyspace.Full)
+		v := tb.Capture()
+		mutate(f, i) // settles shards for v before changing them
+		got, runs, err := readRuns(v, tb.Name())
+		v.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: the runs hold %d entries, differing from the %d of Entries at the capture", tb.Name(), len(got), len(want))
+		}
+		if runs < 4 {
+			t.Fatalf("%s: %d runs: not one per shard", tb.Name(), runs)
+		}
+
+		now := collect(t, tb, keyspace.Full)
+		v = tb.Capture()
+		err = v.(backend.RunView).Runs(func(run []byte, n int) error {
+			return restored.(backend.RunRestorer).RestoreRun(run, n)
+		})
+		v.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = restored.Capture() // the raw entries, not decoded yet
+		got, _, err = readRuns(v, tb.Name())
+		v.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, now) {
+			t.Fatalf("%s restored: the runs hold %d entries, want %d", tb.Name(), len(got), len(now))
+		}
+	}
+}

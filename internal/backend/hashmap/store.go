@@ -523,6 +523,34 @@ func (c *capture[KK, E]) Entries(fn func(backend.Entry) error) error {
 	return nil
 }
 
+// Runs implements backend.RunView: one run per shard.
+func (c *capture[KK, E]) Runs(fn func(run []byte, n int) error) error {
+	if c.read {
+		return errViewRead
+	}
+	c.read = true
+	if c.released.Load() {
+		return errViewReleased
+	}
+	var (
+		scratch encoded
+		run     []byte
+	)
+	for i, sh := range c.shards {
+		if err := c.take(i, sh, &scratch); err != nil {
+			return err
+		}
+		if len(scratch.ents) == 0 {
+			continue
+		}
+		run = scratch.appendRun(run[:0])
+		if err := fn(run, len(scratch.ents)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // take puts shard i's entries into scratch: encoding the shard if it is
 // still pending, or taking what the task encoded before modifying it.
 func (c *capture[KK, E]) take(i int, sh *shard[KK, E], scratch *encoded) error {
@@ -644,6 +672,17 @@ func (e *encoded) each(fn func(backend.Entry) error) error {
 		}
 	}
 	return nil
+}
+
+// appendRun sorts the entries as each does and appends them to dst in the
+// encoding of a run (backend.RunRestorer).
+func (e *encoded) appendRun(dst []byte) []byte {
+	e.sort()
+	dst = slices.Grow(dst, len(e.arena)+len(e.ents)*(8+3*binary.MaxVarintLen32))
+	for _, x := range e.ents {
+		dst = backend.AppendEncoded(dst, e.entry(x))
+	}
+	return dst
 }
 
 // sort orders the entries by (hash, key, namespace, value). The hashes of

@@ -241,6 +241,33 @@ type blockScan struct {
 // hash), and finds the run of entries with hashes in [lo, hi]. It stops at
 // the first entry beyond hi, as a cursor does. It is the fast path of a
 // restore in runs: one tight loop per block, no entry decoded.
+// measureEntry returns the size of the entry at the start of p, or 0 if p
+// does not start with a whole entry in canonical encoding (the lengths as
+// shortest varints), as scanBlock requires.
+func measureEntry(p []byte) int {
+	q := 8
+	if len(p) < minEntrySize {
+		return 0
+	}
+	for range 3 {
+		if q >= len(p) {
+			return 0
+		}
+		l, k := uint64(p[q]), 1
+		if l >= 0x80 {
+			if l, k = binary.Uvarint(p[q:]); k <= 0 || p[q+k-1] == 0 {
+				return 0
+			}
+		}
+		q += k
+		if l > uint64(len(p)-q) {
+			return 0
+		}
+		q += int(l)
+	}
+	return q
+}
+
 func scanBlock(p []byte, b *Block, prev, lo, hi uint64) (blockScan, error) {
 	var s blockScan
 	off := 0

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -516,6 +517,105 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 		return kw.flush()
 	}
 	return nil
+}
+
+// AddRun appends the n entries of run, each encoded as for
+// backend.RunRestorer, to the current state: the same as calling Add for
+// each of them in turn, with the same checks and the same file, but copying
+// them a block's worth at a time. Its signature fits backend.RunView.Runs.
+func (kw *KeyedWriter) AddRun(run []byte, n int) error {
+	if kw.err != nil || kw.done {
+		return kw.usable()
+	}
+	if kw.state == "" {
+		return kw.fail(errors.New("format: AddRun before StartState"))
+	}
+	added := 0
+	for len(run) > 0 {
+		// Take the entries up to the one that fills the open block, checking
+		// each as Add does.
+		payload := len(kw.raw)
+		if kw.enc == nil && kw.n > 0 {
+			payload = len(kw.sink.buf) - kw.blkStart - blockHeaderSize
+		}
+		span, k, prev := 0, 0, -1
+		for span < len(run) && payload+span < kw.blockSize {
+			size := measureEntry(run[span:])
+			if size == 0 {
+				return kw.fail(fmt.Errorf("format: state %q: entry %d of a run: %w", kw.state, added+k, backend.ErrBadRun))
+			}
+			h := binary.LittleEndian.Uint64(run[span:])
+			if prev >= 0 || kw.hasPrev {
+				last := kw.last
+				if prev >= 0 {
+					last = binary.LittleEndian.Uint64(run[prev:])
+				}
+				if h < last || h == last && kw.runBefore(run, prev, span) {
+					return kw.fail(fmt.Errorf("format: state %q: entry with hash %016x added after hash %016x; entries must be in (hash, key, namespace) order",
+						kw.state, h, last))
+				}
+			}
+			if size > maxEntrySize-40 {
+				e, _, _ := backend.NextEncoded(run[span:])
+				if size := 8 + 30 + len(e.Key) + len(e.Namespace) + len(e.Value); size > maxEntrySize {
+					return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
+				}
+			}
+			if kw.n == 0 && k == 0 {
+				kw.first = h
+			}
+			prev = span
+			span += size
+			k++
+		}
+		if kw.enc == nil {
+			s := kw.sink
+			if kw.n == 0 {
+				s.reserve(blockHeaderSize + kw.blockSize + span + blockTrailerSize)
+				kw.blkStart = len(s.buf)
+				s.buf = s.buf[:kw.blkStart+blockHeaderSize]
+			} else {
+				s.reserve(span)
+			}
+			kw.prevOff = len(s.buf) + prev
+			s.buf = append(s.buf, run[:span]...)
+		} else {
+			kw.prevOff = len(kw.raw) + prev
+			kw.raw = append(kw.raw, run[:span]...)
+		}
+		kw.n += k
+		added += k
+		kw.last = binary.LittleEndian.Uint64(run[prev:])
+		kw.hasPrev = true
+		run = run[span:]
+		if payload+span >= kw.blockSize {
+			if err := kw.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if added != n {
+		return kw.fail(fmt.Errorf("format: state %q: a run announced as %d entries holds %d: %w", kw.state, n, added, backend.ErrBadRun))
+	}
+	return nil
+}
+
+// runBefore reports whether the entry at run[at:] sorts before the one at
+// run[prev:] (prev >= 0) or, with prev < 0, before the previous entry of
+// the state; the two have the same hash.
+func (kw *KeyedWriter) runBefore(run []byte, prev, at int) bool {
+	e, _, _ := backend.NextEncoded(run[at:]) // measured whole
+	var key, ns []byte
+	if prev >= 0 {
+		p, _, _ := backend.NextEncoded(run[prev:])
+		key, ns = p.Key, p.Namespace
+	} else {
+		key, ns = kw.prevEntry()
+	}
+	if c := bytes.Compare(e.Key, key); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(e.Namespace, ns) < 0
 }
 
 // prevEntry returns the key and namespace of the previous entry of the
