@@ -167,12 +167,12 @@ func writeKeyed(w *format.Writer, os engine.OperatorSnapshot, failed *atomic.Boo
 			return nil, err
 		}
 		var err error
-		if rv, ok := k.View.(backend.RunView); ok {
-			err = rv.Runs(func(run []byte, k int) error {
+		if ev, ok := k.View.(backend.EncodedView); ok {
+			err = ev.EncodedEntries(func(buf []byte, spans []backend.Span) error {
 				if failed.Load() {
 					return errSiblingFailed
 				}
-				return kw.AddRun(run, k)
+				return kw.AddEncoded(buf, spans)
 			})
 		} else {
 			err = k.View.Entries(func(e backend.Entry) error {

@@ -87,14 +87,18 @@ type View interface {
 	Release()
 }
 
-// RunView is implemented by views that can hand over their entries in
-// runs: consecutive entries, in the order Entries yields them, encoded as
-// for RunRestorer. Runs is called instead of Entries, at most once, and
-// saves a call and an encoding per entry. The run passed to fn, which holds
-// n entries, is valid only during the call.
-type RunView interface {
+// Span locates one encoded entry in a buffer: buf[Off : Off+Len].
+type Span struct{ Off, Len int }
+
+// EncodedView is implemented by views that can hand over their entries
+// already encoded, which saves a call and an encoding per entry: each entry
+// in the encoding of RunRestorer, located in a buffer by a Span.
+// EncodedEntries calls fn with batches of them, the spans in the order
+// Entries yields the entries. It is called instead of Entries, at most
+// once; buf and spans are valid only during the call.
+type EncodedView interface {
 	View
-	Runs(fn func(run []byte, n int) error) error
+	EncodedEntries(fn func(buf []byte, spans []Span) error) error
 }
 
 // Reserver is implemented by tables that can prepare for a restore of

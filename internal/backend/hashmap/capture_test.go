@@ -1,6 +1,7 @@
 package hashmap_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sync"
@@ -213,32 +214,39 @@ func TestReserveThenRestore(t *testing.T) {
 	}
 }
 
-// readRuns reads a view through Runs, decoding the runs into entries.
-func readRuns(v backend.View, name string) ([]entry, int, error) {
+// readEncoded reads a view through EncodedEntries, decoding each span into
+// an entry; it returns the entries and the number of batches.
+func readEncoded(v backend.View, name string) ([]entry, int, error) {
 	var out []entry
-	runs := 0
-	err := v.(backend.RunView).Runs(func(run []byte, n int) error {
-		runs++
-		for range n {
-			e, rest, err := backend.NextEncoded(run)
+	batches := 0
+	err := v.(backend.EncodedView).EncodedEntries(func(buf []byte, spans []backend.Span) error {
+		batches++
+		for _, sp := range spans {
+			if sp.Off < 0 || sp.Len <= 0 || sp.Off+sp.Len > len(buf) {
+				return fmt.Errorf("span %+v outside a buffer of %d bytes", sp, len(buf))
+			}
+			e, rest, err := backend.NextEncoded(buf[sp.Off : sp.Off+sp.Len])
 			if err != nil {
 				return err
 			}
+			if len(rest) != 0 {
+				return fmt.Errorf("span %+v holds %d bytes after its entry", sp, len(rest))
+			}
+			if canon := backend.AppendEncoded(nil, e); !bytes.Equal(canon, buf[sp.Off:sp.Off+sp.Len]) {
+				return fmt.Errorf("span %+v is not in canonical encoding", sp)
+			}
 			out = append(out, entry{e.Hash, string(e.Key), string(e.Namespace), string(e.Value), name})
-			run = rest
-		}
-		if len(run) != 0 {
-			return fmt.Errorf("%d bytes after the %d entries of a run", len(run), n)
 		}
 		return nil
 	})
-	return out, runs, err
+	return out, batches, err
 }
 
-// TestCaptureRuns: a view read in runs holds the entries Entries yields, in
-// the same order, one run per shard: for shards the writer encodes, shards
-// the task settled before writing to them, and restored shards copied raw.
-func TestCaptureRuns(t *testing.T) {
+// TestCaptureEncoded: a view read already encoded holds the entries Entries
+// yields, in the same order and canonical encoding, one batch per shard: for
+// shards the writer encodes, shards the task settled before writing to them,
+// and restored shards copied raw.
+func TestCaptureEncoded(t *testing.T) {
 	f := newFixture(t, 20000)
 	g := newFixture(t, 0) // restored from f's runs
 	for i, pair := range [][2]backend.Table{{f.value, g.value}, {f.list, g.list}, {f.m, g.m}} {
@@ -246,35 +254,39 @@ func TestCaptureRuns(t *testing.T) {
 		want := collect(t, tb, keyspace.Full)
 		v := tb.Capture()
 		mutate(f, i) // settles shards for v before changing them
-		got, runs, err := readRuns(v, tb.Name())
+		got, batches, err := readEncoded(v, tb.Name())
 		v.Release()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got, want) {
-			t.Fatalf("%s: the runs hold %d entries, differing from the %d of Entries at the capture", tb.Name(), len(got), len(want))
+			t.Fatalf("%s: the batches hold %d entries, differing from the %d of Entries at the capture", tb.Name(), len(got), len(want))
 		}
-		if runs < 4 {
-			t.Fatalf("%s: %d runs: not one per shard", tb.Name(), runs)
+		if batches < 4 {
+			t.Fatalf("%s: %d batches: not one per shard", tb.Name(), batches)
 		}
 
 		now := collect(t, tb, keyspace.Full)
 		v = tb.Capture()
-		err = v.(backend.RunView).Runs(func(run []byte, n int) error {
-			return restored.(backend.RunRestorer).RestoreRun(run, n)
+		err = v.(backend.EncodedView).EncodedEntries(func(buf []byte, spans []backend.Span) error {
+			var run []byte
+			for _, sp := range spans {
+				run = append(run, buf[sp.Off:sp.Off+sp.Len]...)
+			}
+			return restored.(backend.RunRestorer).RestoreRun(run, len(spans))
 		})
 		v.Release()
 		if err != nil {
 			t.Fatal(err)
 		}
 		v = restored.Capture() // the raw entries, not decoded yet
-		got, _, err = readRuns(v, tb.Name())
+		got, _, err = readEncoded(v, tb.Name())
 		v.Release()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got, now) {
-			t.Fatalf("%s restored: the runs hold %d entries, want %d", tb.Name(), len(got), len(now))
+			t.Fatalf("%s restored: the batches hold %d entries, want %d", tb.Name(), len(got), len(now))
 		}
 	}
 }

@@ -523,8 +523,8 @@ func (c *capture[KK, E]) Entries(fn func(backend.Entry) error) error {
 	return nil
 }
 
-// Runs implements backend.RunView: one run per shard.
-func (c *capture[KK, E]) Runs(fn func(run []byte, n int) error) error {
+// EncodedEntries implements backend.EncodedView: one batch per shard.
+func (c *capture[KK, E]) EncodedEntries(fn func(buf []byte, spans []backend.Span) error) error {
 	if c.read {
 		return errViewRead
 	}
@@ -532,10 +532,7 @@ func (c *capture[KK, E]) Runs(fn func(run []byte, n int) error) error {
 	if c.released.Load() {
 		return errViewReleased
 	}
-	var (
-		scratch encoded
-		run     []byte
-	)
+	var scratch encoded
 	for i, sh := range c.shards {
 		if err := c.take(i, sh, &scratch); err != nil {
 			return err
@@ -543,8 +540,7 @@ func (c *capture[KK, E]) Runs(fn func(run []byte, n int) error) error {
 		if len(scratch.ents) == 0 {
 			continue
 		}
-		run = scratch.appendRun(run[:0])
-		if err := fn(run, len(scratch.ents)); err != nil {
+		if err := fn(scratch.arena, scratch.sortedSpans()); err != nil {
 			return err
 		}
 	}
@@ -597,23 +593,34 @@ func (c *capture[KK, E]) Release() {
 	}
 }
 
-// encoded is a shard's entries in canonical encoding: their bytes in one
-// arena, and an index sorted before use.
+// encoded is a shard's entries in canonical encoding, the encoding of a
+// data file (backend.RunRestorer): each entry's bytes, length prefixes
+// included, lie together in one arena, so that a writer can copy them as
+// they are; an index, sorted before use, locates them.
 type encoded struct {
 	arena []byte
 	ents  []encEntry
+	// While an entry is being appended: where the length prefix of the
+	// part being appended starts, and how many bytes it was given.
+	lenAt, lenSize int
+	// valLenSize is the size of the last value's length prefix: values of
+	// a table tend to have lengths of one size, so it is the guess for the
+	// next one, and a value rarely has to move once appended.
+	valLenSize int
 	// touched accumulates the bytes the encoders load ahead (touch.go), so
 	// that the loads are kept.
 	touched byte
-	// Scratch of sort.
+	// Scratch of sort and spans.
 	tmp    []encEntry
 	counts []int32
+	spans  []backend.Span
 }
 
 type encEntry struct {
 	hash           uint64
-	off            int
-	key, ns, value uint32 // lengths
+	off            int    // where the entry starts in the arena
+	key, ns, value uint32 // lengths of the parts
+	size           uint32 // of the whole encoding
 }
 
 func (e *encoded) reset() {
@@ -622,44 +629,79 @@ func (e *encoded) reset() {
 }
 
 // begin starts an entry with hash h; its key, namespace and value are then
-// appended to the arena, each followed by a call to mark.
+// appended to the arena, each followed by its mark call.
 func (e *encoded) begin(h uint64) {
 	e.ents = append(e.ents, encEntry{hash: h, off: len(e.arena)})
+	e.arena = binary.LittleEndian.AppendUint64(e.arena, h)
+	e.reserveLen(1)
 }
 
-// markKey, markNS and markValue record where the parts of the entry begun
-// last end.
+// reserveLen appends room for the length prefix of the next part.
+func (e *encoded) reserveLen(n int) {
+	e.lenAt, e.lenSize = len(e.arena), n
+	e.arena = append(e.arena, make([]byte, n)...)
+}
+
+// fixLen writes the length prefix of the part appended since reserveLen,
+// moving the part if the prefix needs another size, and returns the part's
+// length.
+func (e *encoded) fixLen() int {
+	start := e.lenAt + e.lenSize
+	l := len(e.arena) - start
+	n := uvarintLen(l)
+	if n != e.lenSize {
+		if n > e.lenSize {
+			e.arena = append(e.arena, make([]byte, n-e.lenSize)...)
+		}
+		copy(e.arena[e.lenAt+n:], e.arena[start:start+l])
+		e.arena = e.arena[:e.lenAt+n+l]
+	}
+	binary.PutUvarint(e.arena[e.lenAt:], uint64(l))
+	return l
+}
+
+// markKey, markNS and markValue end the parts of the entry begun last.
 func (e *encoded) markKey() {
-	x := &e.ents[len(e.ents)-1]
-	x.key = uint32(len(e.arena) - x.off)
+	e.ents[len(e.ents)-1].key = uint32(e.fixLen())
+	e.reserveLen(1)
 }
 
 func (e *encoded) markNS() {
-	x := &e.ents[len(e.ents)-1]
-	x.ns = uint32(len(e.arena) - x.off - int(x.key))
+	e.ents[len(e.ents)-1].ns = uint32(e.fixLen())
+	e.reserveLen(max(e.valLenSize, 1))
 }
 
 func (e *encoded) markValue() {
 	x := &e.ents[len(e.ents)-1]
-	x.value = uint32(len(e.arena) - x.off - int(x.key) - int(x.ns))
+	x.value = uint32(e.fixLen())
+	x.size = uint32(len(e.arena) - x.off)
+	e.valLenSize = uvarintLen(int(x.value))
 }
 
 // add appends a copy of entry x.
 func (e *encoded) add(x backend.Entry) {
-	e.begin(x.Hash)
-	e.arena = append(e.arena, x.Key...)
-	e.markKey()
-	e.arena = append(e.arena, x.Namespace...)
-	e.markNS()
-	e.arena = append(e.arena, x.Value...)
-	e.markValue()
+	off := len(e.arena)
+	e.arena = backend.AppendEncoded(e.arena, x)
+	e.ents = append(e.ents, encEntry{hash: x.Hash, off: off, key: uint32(len(x.Key)), ns: uint32(len(x.Namespace)), value: uint32(len(x.Value)), size: uint32(len(e.arena) - off)})
 }
 
 func (e *encoded) entry(x encEntry) backend.Entry {
-	k := x.off + int(x.key)
-	n := k + int(x.ns)
-	v := n + int(x.value)
-	return backend.Entry{Hash: x.hash, Key: e.arena[x.off:k:k], Namespace: e.arena[k:n:n], Value: e.arena[n:v:v]}
+	k := x.off + 8 + uvarintLen(int(x.key))
+	ke := k + int(x.key)
+	n := ke + uvarintLen(int(x.ns))
+	ne := n + int(x.ns)
+	v := x.off + int(x.size) - int(x.value)
+	ve := v + int(x.value)
+	return backend.Entry{Hash: x.hash, Key: e.arena[k:ke:ke], Namespace: e.arena[n:ne:ne], Value: e.arena[v:ve:ve]}
+}
+
+// uvarintLen is the size of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // each sorts the entries by (hash, key, namespace, value) and calls fn for
@@ -674,15 +716,16 @@ func (e *encoded) each(fn func(backend.Entry) error) error {
 	return nil
 }
 
-// appendRun sorts the entries as each does and appends them to dst in the
-// encoding of a run (backend.RunRestorer).
-func (e *encoded) appendRun(dst []byte) []byte {
+// sortedSpans sorts the entries as each does and returns where each lies
+// in the arena, in that order.
+func (e *encoded) sortedSpans() []backend.Span {
 	e.sort()
-	dst = slices.Grow(dst, len(e.arena)+len(e.ents)*(8+3*binary.MaxVarintLen32))
+	spans := slices.Grow(e.spans[:0], len(e.ents))
 	for _, x := range e.ents {
-		dst = backend.AppendEncoded(dst, e.entry(x))
+		spans = append(spans, backend.Span{Off: x.off, Len: int(x.size)})
 	}
-	return dst
+	e.spans = spans
+	return spans
 }
 
 // sort orders the entries by (hash, key, namespace, value). The hashes of

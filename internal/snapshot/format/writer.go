@@ -519,103 +519,75 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 	return nil
 }
 
-// AddRun appends the n entries of run, each encoded as for
-// backend.RunRestorer, to the current state: the same as calling Add for
-// each of them in turn, with the same checks and the same file, but copying
-// them a block's worth at a time. Its signature fits backend.RunView.Runs.
-func (kw *KeyedWriter) AddRun(run []byte, n int) error {
+// AddEncoded appends entries that are already encoded, each as for
+// backend.RunRestorer, to the current state: buf[sp.Off:sp.Off+sp.Len] for
+// each span, in order. It is the same as calling Add for each entry in
+// turn, with the same checks (each span must hold one whole entry with
+// canonical lengths, in the order Add requires) and the same file, but
+// copies the bytes as they are. Its signature fits
+// backend.EncodedView.EncodedEntries.
+func (kw *KeyedWriter) AddEncoded(buf []byte, spans []backend.Span) error {
 	if kw.err != nil || kw.done {
 		return kw.usable()
 	}
 	if kw.state == "" {
-		return kw.fail(errors.New("format: AddRun before StartState"))
+		return kw.fail(errors.New("format: AddEncoded before StartState"))
 	}
-	added := 0
-	for len(run) > 0 {
-		// Take the entries up to the one that fills the open block, checking
-		// each as Add does.
-		payload := len(kw.raw)
-		if kw.enc == nil && kw.n > 0 {
-			payload = len(kw.sink.buf) - kw.blkStart - blockHeaderSize
+	for i, sp := range spans {
+		if sp.Off < 0 || sp.Len <= 0 || sp.Off > len(buf)-sp.Len || measureEntry(buf[sp.Off:sp.Off+sp.Len]) != sp.Len {
+			return kw.fail(fmt.Errorf("format: state %q: span %d (%d bytes at %d of %d) is not one whole entry: %w", kw.state, i, sp.Len, sp.Off, len(buf), backend.ErrBadRun))
 		}
-		span, k, prev := 0, 0, -1
-		for span < len(run) && payload+span < kw.blockSize {
-			size := measureEntry(run[span:])
-			if size == 0 {
-				return kw.fail(fmt.Errorf("format: state %q: entry %d of a run: %w", kw.state, added+k, backend.ErrBadRun))
-			}
-			h := binary.LittleEndian.Uint64(run[span:])
-			if prev >= 0 || kw.hasPrev {
-				last := kw.last
-				if prev >= 0 {
-					last = binary.LittleEndian.Uint64(run[prev:])
-				}
-				if h < last || h == last && kw.runBefore(run, prev, span) {
-					return kw.fail(fmt.Errorf("format: state %q: entry with hash %016x added after hash %016x; entries must be in (hash, key, namespace) order",
-						kw.state, h, last))
-				}
-			}
-			if size > maxEntrySize-40 {
-				e, _, _ := backend.NextEncoded(run[span:])
-				if size := 8 + 30 + len(e.Key) + len(e.Namespace) + len(e.Value); size > maxEntrySize {
-					return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
-				}
-			}
-			if kw.n == 0 && k == 0 {
-				kw.first = h
-			}
-			prev = span
-			span += size
-			k++
+		p := buf[sp.Off : sp.Off+sp.Len : sp.Off+sp.Len]
+		h := binary.LittleEndian.Uint64(p)
+		if kw.hasPrev && (h < kw.last || h == kw.last && kw.encodedBefore(p)) {
+			return kw.fail(fmt.Errorf("format: state %q: entry with hash %016x added after hash %016x; entries must be in (hash, key, namespace) order",
+				kw.state, h, kw.last))
 		}
+		if sp.Len > maxEntrySize-40 {
+			e, _, _ := backend.NextEncoded(p)
+			if size := 8 + 30 + len(e.Key) + len(e.Namespace) + len(e.Value); size > maxEntrySize {
+				return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
+			}
+		}
+		var payload int
 		if kw.enc == nil {
 			s := kw.sink
 			if kw.n == 0 {
-				s.reserve(blockHeaderSize + kw.blockSize + span + blockTrailerSize)
+				kw.first = h
+				s.reserve(blockHeaderSize + kw.blockSize + sp.Len + blockTrailerSize)
 				kw.blkStart = len(s.buf)
 				s.buf = s.buf[:kw.blkStart+blockHeaderSize]
 			} else {
-				s.reserve(span)
+				s.reserve(sp.Len)
 			}
-			kw.prevOff = len(s.buf) + prev
-			s.buf = append(s.buf, run[:span]...)
+			kw.prevOff = len(s.buf)
+			s.buf = append(s.buf, p...)
+			payload = len(s.buf) - kw.blkStart - blockHeaderSize
 		} else {
-			kw.prevOff = len(kw.raw) + prev
-			kw.raw = append(kw.raw, run[:span]...)
+			if kw.n == 0 {
+				kw.first = h
+			}
+			kw.prevOff = len(kw.raw)
+			kw.raw = append(kw.raw, p...)
+			payload = len(kw.raw)
 		}
-		kw.n += k
-		added += k
-		kw.last = binary.LittleEndian.Uint64(run[prev:])
+		kw.n++
+		kw.last = h
 		kw.hasPrev = true
-		run = run[span:]
-		if payload+span >= kw.blockSize {
+		if payload >= kw.blockSize {
 			if err := kw.flush(); err != nil {
 				return err
 			}
 		}
 	}
-	if added != n {
-		return kw.fail(fmt.Errorf("format: state %q: a run announced as %d entries holds %d: %w", kw.state, n, added, backend.ErrBadRun))
-	}
 	return nil
 }
 
-// runBefore reports whether the entry at run[at:] sorts before the one at
-// run[prev:] (prev >= 0) or, with prev < 0, before the previous entry of
-// the state; the two have the same hash.
-func (kw *KeyedWriter) runBefore(run []byte, prev, at int) bool {
-	e, _, _ := backend.NextEncoded(run[at:]) // measured whole
-	var key, ns []byte
-	if prev >= 0 {
-		p, _, _ := backend.NextEncoded(run[prev:])
-		key, ns = p.Key, p.Namespace
-	} else {
-		key, ns = kw.prevEntry()
-	}
-	if c := bytes.Compare(e.Key, key); c != 0 {
-		return c < 0
-	}
-	return bytes.Compare(e.Namespace, ns) < 0
+// encodedBefore reports whether the encoded entry p (with the previous
+// entry's hash) sorts before the previous entry.
+func (kw *KeyedWriter) encodedBefore(p []byte) bool {
+	e, _, _ := backend.NextEncoded(p) // measured whole
+	return kw.before(e)
 }
 
 // prevEntry returns the key and namespace of the previous entry of the

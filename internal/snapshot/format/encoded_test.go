@@ -73,8 +73,25 @@ func addEach(kw *KeyedWriter, es []backend.Entry) error {
 	return nil
 }
 
-// addRuns adds es in runs of random lengths, some entries one by one.
-func addRuns(rng *rand.Rand) func(kw *KeyedWriter, es []backend.Entry) error {
+// encodeSpans encodes es into one buffer, in a shuffled layout with gaps
+// between entries, and returns the buffer and the spans that locate the
+// entries in es's order.
+func encodeSpans(rng *rand.Rand, es []backend.Entry) ([]byte, []backend.Span) {
+	order := rng.Perm(len(es))
+	spans := make([]backend.Span, len(es))
+	var buf []byte
+	for _, i := range order {
+		buf = append(buf, make([]byte, rng.IntN(3))...) // a gap
+		off := len(buf)
+		buf = backend.AppendEncoded(buf, es[i])
+		spans[i] = backend.Span{Off: off, Len: len(buf) - off}
+	}
+	return buf, spans
+}
+
+// addEncoded adds es in batches of random lengths, some entries one by one
+// with Add.
+func addEncoded(rng *rand.Rand) func(kw *KeyedWriter, es []backend.Entry) error {
 	return func(kw *KeyedWriter, es []backend.Entry) error {
 		for len(es) > 0 {
 			k := min(len(es), 1+rng.IntN(200))
@@ -85,11 +102,8 @@ func addRuns(rng *rand.Rand) func(kw *KeyedWriter, es []backend.Entry) error {
 				es = es[1:]
 				continue
 			}
-			var run []byte
-			for _, e := range es[:k] {
-				run = backend.AppendEncoded(run, e)
-			}
-			if err := kw.AddRun(run, k); err != nil {
+			buf, spans := encodeSpans(rng, es[:k])
+			if err := kw.AddEncoded(buf, spans); err != nil {
 				return err
 			}
 			es = es[k:]
@@ -98,10 +112,10 @@ func addRuns(rng *rand.Rand) func(kw *KeyedWriter, es []backend.Entry) error {
 	}
 }
 
-// TestAddRunMatchesAdd: a file written in runs is byte for byte the file
-// written entry by entry, raw and compressed, for block sizes that hold
-// less than an entry up to many.
-func TestAddRunMatchesAdd(t *testing.T) {
+// TestAddEncodedMatchesAdd: a file written from encoded entries is byte for
+// byte the file written entry by entry, raw and compressed, for block sizes
+// that hold less than an entry up to many.
+func TestAddEncodedMatchesAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	es := runEntries(rng, 3000)
 	for _, c := range []Compression{NoCompression, ZstdCompression} {
@@ -109,9 +123,9 @@ func TestAddRunMatchesAdd(t *testing.T) {
 			t.Run(fmt.Sprintf("compression=%d/block=%d", c, bs), func(t *testing.T) {
 				opts := &Options{BlockSize: bs, Compression: c}
 				want, wantIdx := writeEntries(t, opts, es, addEach)
-				got, gotIdx := writeEntries(t, opts, es, addRuns(rng))
+				got, gotIdx := writeEntries(t, opts, es, addEncoded(rng))
 				if !bytes.Equal(got, want) {
-					t.Fatalf("the file written in runs differs (%d bytes, want %d)", len(got), len(want))
+					t.Fatalf("the file written from encoded entries differs (%d bytes, want %d)", len(got), len(want))
 				}
 				gotIdx.Path, wantIdx.Path = "", ""
 				if !reflect.DeepEqual(gotIdx, wantIdx) {
@@ -122,35 +136,46 @@ func TestAddRunMatchesAdd(t *testing.T) {
 	}
 }
 
-// TestAddRunErrors: a run that is malformed, miscounted or out of order
-// fails the writer as Add would, naming the state, and leaves no file.
-func TestAddRunErrors(t *testing.T) {
-	enc := func(es ...backend.Entry) []byte {
-		var run []byte
-		for _, e := range es {
-			run = backend.AppendEncoded(run, e)
-		}
-		return run
-	}
+// TestAddEncodedErrors: spans that do not hold one whole canonical entry
+// each, or entries out of order, fail the writer as Add would, naming the
+// state, and leave no file.
+func TestAddEncodedErrors(t *testing.T) {
 	e := func(h uint64, key string) backend.Entry {
 		return backend.Entry{Hash: h, Key: []byte(key), Value: []byte("v")}
 	}
-	nonCanonical := append(enc(e(9, "x"))[:8:8], 0x81, 0x00, 'x', 0, 1, 'v') // key length 1 in two bytes
+	// enc encodes es back to back, one span each.
+	enc := func(es ...backend.Entry) ([]byte, []backend.Span) {
+		var buf []byte
+		var spans []backend.Span
+		for _, x := range es {
+			off := len(buf)
+			buf = backend.AppendEncoded(buf, x)
+			spans = append(spans, backend.Span{Off: off, Len: len(buf) - off})
+		}
+		return buf, spans
+	}
+	two, _ := enc(e(1, "a"), e(2, "a"))
+	one, oneSpan := enc(e(5, "a"))
+	hashDesc, hashDescSpans := enc(e(5, "a"), e(4, "a"))
+	keyDesc, keyDescSpans := enc(e(5, "b"), e(5, "a"))
+	nonCanonical := append(append([]byte(nil), one[:8]...), 0x81, 0x00, 'a', 0, 1, 'v') // key length 1 in two bytes
 	for _, tc := range []struct {
 		name   string
 		before []backend.Entry // added one by one first
-		run    []byte
-		n      int
+		buf    []byte
+		spans  []backend.Span
 		want   string
 	}{
-		{"hash order in the run", nil, enc(e(5, "a"), e(4, "a")), 2, "added after hash"},
-		{"hash order across calls", []backend.Entry{e(7, "a")}, enc(e(6, "a")), 1, "added after hash"},
-		{"key order in the run", nil, enc(e(5, "b"), e(5, "a")), 2, "added after hash"},
-		{"key order across calls", []backend.Entry{e(5, "b")}, enc(e(5, "a")), 1, "added after hash"},
-		{"truncated", nil, enc(e(5, "a"))[:12], 1, "malformed run"},
-		{"non-canonical length", nil, nonCanonical, 1, "malformed run"},
-		{"more than announced", nil, enc(e(1, "a"), e(2, "a")), 1, "announced as 1 entries holds 2"},
-		{"fewer than announced", nil, enc(e(1, "a")), 3, "announced as 3 entries holds 1"},
+		{"hash order in a batch", nil, hashDesc, hashDescSpans, "added after hash"},
+		{"hash order across calls", []backend.Entry{e(7, "a")}, one, oneSpan, "added after hash"},
+		{"key order in a batch", nil, keyDesc, keyDescSpans, "added after hash"},
+		{"key order across calls", []backend.Entry{e(5, "b")}, one, oneSpan, "added after hash"},
+		{"truncated", nil, one, []backend.Span{{Off: 0, Len: len(one) - 1}}, "not one whole entry"},
+		{"two entries in a span", nil, two, []backend.Span{{Off: 0, Len: len(two)}}, "not one whole entry"},
+		{"past the buffer", nil, one, []backend.Span{{Off: 1, Len: len(one)}}, "not one whole entry"},
+		{"negative offset", nil, one, []backend.Span{{Off: -1, Len: len(one)}}, "not one whole entry"},
+		{"empty span", nil, one, []backend.Span{{Off: 0, Len: 0}}, "not one whole entry"},
+		{"non-canonical length", nil, nonCanonical, []backend.Span{{Off: 0, Len: len(nonCanonical)}}, "not one whole entry"},
 	} {
 		for _, c := range []Compression{NoCompression, ZstdCompression} {
 			t.Run(fmt.Sprintf("%s/compression=%d", tc.name, c), func(t *testing.T) {
@@ -165,12 +190,12 @@ func TestAddRunErrors(t *testing.T) {
 				if err := addEach(kw, tc.before); err != nil {
 					t.Fatal(err)
 				}
-				err = kw.AddRun(tc.run, tc.n)
+				err = kw.AddEncoded(tc.buf, tc.spans)
 				if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) || !bytes.Contains([]byte(err.Error()), []byte(`"s"`)) {
-					t.Fatalf("AddRun = %v, want an error about state \"s\" saying %q", err, tc.want)
+					t.Fatalf("AddEncoded = %v, want an error about state \"s\" saying %q", err, tc.want)
 				}
 				if _, cerr := kw.Close(); cerr == nil {
-					t.Fatal("Close after a failed AddRun succeeded")
+					t.Fatal("Close after a failed AddEncoded succeeded")
 				}
 				left, _ := filepath.Glob(filepath.Join(dir, "*"))
 				left = slices.DeleteFunc(left, func(p string) bool { return filepath.Base(p) == "_metadata" })
@@ -191,38 +216,46 @@ func TestAddRunErrors(t *testing.T) {
 	}
 }
 
-// FuzzAddRun: AddRun accepts exactly the runs that hold n whole entries in
-// canonical encoding, in an order Add accepts, and then writes the file Add
-// writes.
-func FuzzAddRun(f *testing.F) {
+// FuzzAddEncoded: AddEncoded accepts exactly the spans that each hold one
+// whole entry in canonical encoding, in an order Add accepts, and then
+// writes the file Add writes. The spans cut buf into consecutive pieces
+// whose lengths are the bytes of cuts.
+func FuzzAddEncoded(f *testing.F) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{1, 2, 7} {
-		var run []byte
+		var buf, cuts []byte
 		for _, e := range runEntries(rng, n) {
-			run = backend.AppendEncoded(run, e)
+			off := len(buf)
+			buf = backend.AppendEncoded(buf, e)
+			if len(buf)-off < 256 {
+				cuts = append(cuts, byte(len(buf)-off))
+			}
 		}
-		f.Add(run, n)
-		f.Add(run[:len(run)-1], n)
+		f.Add(buf, cuts)
+		f.Add(buf[:len(buf)-1], cuts)
 	}
-	f.Fuzz(func(t *testing.T, run []byte, n int) {
-		if n < 0 || n > 1000 {
-			return
+	f.Fuzz(func(t *testing.T, buf, cuts []byte) {
+		var spans []backend.Span
+		off := 0
+		for _, c := range cuts {
+			spans = append(spans, backend.Span{Off: off, Len: int(c)})
+			off += int(c)
 		}
-		// What the run holds, read entry by entry.
+		// What the spans hold, read entry by entry.
 		var es []backend.Entry
 		wellFormed := true
-		for rest := run; len(rest) > 0 || len(es) < n; {
-			e, r, err := backend.NextEncoded(rest)
-			if err != nil || len(es) == n {
+		for _, sp := range spans {
+			if sp.Len == 0 || sp.Off+sp.Len > len(buf) {
 				wellFormed = false
 				break
 			}
-			if canon := backend.AppendEncoded(nil, e); !bytes.Equal(canon, rest[:len(rest)-len(r)]) {
-				wellFormed = false // a length in a longer varint than needed
+			p := buf[sp.Off : sp.Off+sp.Len]
+			e, rest, err := backend.NextEncoded(p)
+			if err != nil || len(rest) != 0 || !bytes.Equal(backend.AppendEncoded(nil, e), p) {
+				wellFormed = false
 				break
 			}
 			es = append(es, e)
-			rest = r
 		}
 		opts := &Options{BlockSize: 256}
 		w, err := CreateIn(filepath.Join(t.TempDir(), "sp"), opts)
@@ -232,10 +265,10 @@ func FuzzAddRun(f *testing.F) {
 		defer func() { _ = w.Abort() }()
 		kw, _ := w.Keyed(opAgg, 0)
 		_ = kw.StartState("s")
-		runErr := kw.AddRun(run, n)
+		encErr := kw.AddEncoded(buf, spans)
 		if !wellFormed {
-			if runErr == nil {
-				t.Fatalf("AddRun accepted a run that does not hold %d whole canonical entries", n)
+			if encErr == nil {
+				t.Fatal("AddEncoded accepted spans that do not each hold one whole canonical entry")
 			}
 			return
 		}
@@ -247,10 +280,10 @@ func FuzzAddRun(f *testing.F) {
 		kw2, _ := w2.Keyed(opAgg, 0)
 		_ = kw2.StartState("s")
 		addErr := addEach(kw2, es)
-		if (runErr == nil) != (addErr == nil) {
-			t.Fatalf("AddRun: %v; Add one by one: %v", runErr, addErr)
+		if (encErr == nil) != (addErr == nil) {
+			t.Fatalf("AddEncoded: %v; Add one by one: %v", encErr, addErr)
 		}
-		if runErr != nil || n == 0 {
+		if encErr != nil || len(es) == 0 {
 			return
 		}
 		f1, err1 := kw.Close()
@@ -261,7 +294,7 @@ func FuzzAddRun(f *testing.F) {
 		d1, _ := os.ReadFile(filepath.Join(w.Dir(), filepath.FromSlash(f1["s"].Path)))
 		d2, _ := os.ReadFile(filepath.Join(w2.Dir(), filepath.FromSlash(f2["s"].Path)))
 		if !bytes.Equal(d1, d2) {
-			t.Fatal("AddRun and Add wrote different files")
+			t.Fatal("AddEncoded and Add wrote different files")
 		}
 	})
 }
