@@ -89,7 +89,7 @@ func TestStateSmall(t *testing.T) {
 // (default 48): e.g. 16000000 keys x 48 B (entry-bound) or 1000000 keys x
 // 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md. With
 // WEIR_STATE_BENCH_PROFILE=prefix it writes CPU profiles of the savepoint and
-// of the cold restore (StateOptions.Profile).
+// of the cold restore, and execution traces (StateOptions.Profile).
 func BenchmarkSavepointState(b *testing.B) {
 	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
 	if keys == 0 {

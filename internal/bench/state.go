@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"time"
 
@@ -37,7 +39,8 @@ type StateOptions struct {
 	MinProbeBytes int64
 	// Profile, if set, is a path prefix: the CPU profiles of the savepoint
 	// and of the cold restore are written to Profile+"-savepoint.pprof" and
-	// Profile+"-restore.pprof".
+	// Profile+"-restore.pprof", and their execution traces to the same
+	// names ending in ".trace".
 	Profile string
 }
 
@@ -305,8 +308,9 @@ func evictDir(dir string) (resident int64, err error) {
 }
 
 // startProfile starts a CPU profile written to prefix+"-"+phase+".pprof"
-// and returns the function that ends it; with an empty prefix it does
-// nothing.
+// and an execution trace written to prefix+"-"+phase+".trace" (where the
+// goroutines wait: `go tool trace`), and returns the function that ends
+// both; with an empty prefix it does nothing.
 func startProfile(prefix, phase string) (stop func() error, err error) {
 	if prefix == "" {
 		return func() error { return nil }, nil
@@ -319,9 +323,21 @@ func startProfile(prefix, phase string) (stop func() error, err error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("bench: profile: %w", err)
 	}
-	return func() error {
+	tf, err := os.Create(prefix + "-" + phase + ".trace")
+	if err == nil {
+		if err = trace.Start(tf); err != nil {
+			_ = tf.Close()
+		}
+	}
+	if err != nil {
 		pprof.StopCPUProfile()
-		return f.Close()
+		_ = f.Close()
+		return nil, fmt.Errorf("bench: trace: %w", err)
+	}
+	return func() error {
+		trace.Stop()
+		pprof.StopCPUProfile()
+		return errors.Join(tf.Close(), f.Close())
 	}, nil
 }
 

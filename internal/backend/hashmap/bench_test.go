@@ -62,21 +62,36 @@ func benchKeys(b *testing.B) int {
 }
 
 // BenchmarkViewEntries measures reading a captured view: encoding and
-// sorting, per entry (b.N entries). WEIR_VIEW_BENCH_KEYS and
+// sorting, per entry (b.N entries), through Entries and through
+// EncodedEntries (what a savepoint uses). WEIR_VIEW_BENCH_KEYS and
 // WEIR_VIEW_BENCH_VALUE_BYTES change the table's shape.
 func BenchmarkViewEntries(b *testing.B) {
 	_, t := benchTable(b, benchKeys(b))
 	benchCapture(b, t)
 }
 
-// benchCapture reads captures of t until b.N entries are read.
+// benchCapture reads captures of t until b.N entries are read, entry by
+// entry and encoded.
 func benchCapture(b *testing.B, t backend.Table) {
+	b.Run("entries", func(b *testing.B) {
+		benchRead(b, t, func(v backend.View, n *int) error {
+			return v.Entries(func(backend.Entry) error { *n++; return nil })
+		})
+	})
+	b.Run("encoded", func(b *testing.B) {
+		benchRead(b, t, func(v backend.View, n *int) error {
+			return v.(backend.EncodedView).EncodedEntries(func(_ []byte, spans []backend.Span) error { *n += len(spans); return nil })
+		})
+	})
+}
+
+func benchRead(b *testing.B, t backend.Table, read func(v backend.View, n *int) error) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0
 	for n < b.N {
 		v := t.Capture()
-		err := v.Entries(func(backend.Entry) error { n++; return nil })
+		err := read(v, &n)
 		v.Release()
 		if err != nil {
 			b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -112,6 +113,13 @@ func (s *dataSink) submit() error {
 	s.size += int64(n)
 	s.queue <- s.buf[:n]
 	s.buf = next
+	// Let the sink's goroutine run now. When one of its writes returns
+	// while every P is busy encoding, it waits in the run queue until an
+	// encoder is preempted, up to 10 ms, and the disk idles: traced in the
+	// savepoint benchmark at p=2 on two cores, each sink spent 1.2 s of a
+	// 2.7 s savepoint runnable and not writing. Yielding once per batch
+	// costs well under a microsecond.
+	runtime.Gosched()
 	return nil
 }
 
