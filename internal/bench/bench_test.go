@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,7 +72,8 @@ func TestStateSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 ||
-		r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes {
+		r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes ||
+		r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" {
 		t.Fatalf("implausible %+v", r)
 	}
 	if len(r.BytesPerSubtask) != 3 {

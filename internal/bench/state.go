@@ -94,6 +94,12 @@ type StateResult struct {
 	// DiskWarmRead is the mean of the two probes' warm (page cache) read
 	// speeds, for information.
 	DiskWarmRead float64
+	// FreshMemory is MB/s of faulting in memory the process never used,
+	// as much as the state's size, measured before the job and after the
+	// restores (mean); -1 where it is not measured. For information: a
+	// restore pays it for the memory that holds the state, and on a
+	// virtual machine it can be slower than the disk.
+	FreshMemory float64
 
 	// SavepointWrite is MB/s of the savepoint, trigger to completion.
 	SavepointWrite float64
@@ -365,7 +371,12 @@ func State(o StateOptions) (*StateResult, error) {
 	// framing per entry), at least minProbe, at most 1 GiB so that a large
 	// state does not double the run's disk use before it starts.
 	var err error
-	if r.DiskBefore, err = diskSpeed(o.Dir, max(minProbe, min(o.Keys*int64(o.ValueBytes+24), 1<<30))); err != nil {
+	probeBytes := max(minProbe, min(o.Keys*int64(o.ValueBytes+24), 1<<30))
+	if r.DiskBefore, err = diskSpeed(o.Dir, probeBytes); err != nil {
+		return nil, err
+	}
+	memBefore, err := freshMemory(probeBytes)
+	if err != nil {
 		return nil, err
 	}
 
@@ -442,6 +453,11 @@ func State(o StateOptions) (*StateResult, error) {
 	r.DiskWrite = (r.DiskBefore.Write + r.DiskAfter.Write) / 2
 	r.DiskRead = (r.DiskBefore.ColdRead + r.DiskAfter.ColdRead) / 2
 	r.DiskWarmRead = (r.DiskBefore.WarmRead + r.DiskAfter.WarmRead) / 2
+	memAfter, err := freshMemory(probeBytes)
+	if err != nil {
+		return nil, err
+	}
+	r.FreshMemory = (memBefore + memAfter) / 2
 	r.WriteDiskRatio = r.SavepointWrite / r.DiskWrite
 	r.RestoreDiskRatio = r.RestoreRead / r.DiskRead
 	return r, nil
@@ -485,6 +501,9 @@ func PrintState(w io.Writer, r *StateResult) {
 		r.DiskBefore.ColdRead, r.DiskAfter.ColdRead, r.DiskRead, residentNote(r.DiskBefore.ResidentAfterEvict+max(r.DiskAfter.ResidentAfterEvict, 0)))
 	fmt.Fprintf(w, "  sequential read, page cache warm: before %.0f, after %.0f, mean %.0f MB/s (information)\n",
 		r.DiskBefore.WarmRead, r.DiskAfter.WarmRead, r.DiskWarmRead)
+	if r.FreshMemory >= 0 {
+		fmt.Fprintf(w, "memory never used before, faulted in: %.0f MB/s (mean of 2 probes; information)\n", r.FreshMemory)
+	}
 	fmt.Fprintf(w, "savepoint write: %v, %.0f MB/s = %.2f x disk write (target >= 0.80)\n", r.SavepointTime.Round(time.Millisecond), r.SavepointWrite, r.WriteDiskRatio)
 	fmt.Fprintf(w, "longest synchronous pause of a task: %v (target <= 5ms)\n", r.MaxSyncPause.Round(time.Microsecond))
 	fmt.Fprintf(w, "restore, cold (open + load into the heap backend): %v, %.0f MB/s = %.2f x disk cold read (target >= 0.80)%s\n",
