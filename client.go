@@ -123,7 +123,9 @@ func AllowNonRestoredState() RestoreOption {
 // FromSavepoint starts the job from a savepoint or retained checkpoint: its
 // directory or its _metadata file. State is matched to operators by ID;
 // operators the snapshot has no state for start empty; the job may run at
-// any parallelism. The snapshot is only read, never modified.
+// any parallelism. In the default restore mode (no-claim) the snapshot is only
+// read, never modified; with Claim the job owns it and deletes it once newer
+// checkpoints subsume it.
 func FromSavepoint(path string, opts ...RestoreOption) Option {
 	return func(e *Environment) {
 		if path == "" {
@@ -522,7 +524,24 @@ func (c *JobClient) drive() {
 			written(<-c.written)
 		}
 	}()
+	// queued are the requests (keys of pending) not triggered yet, in the
+	// order they came: a request made while another snapshot is in flight
+	// waits for it to end, as Flink queues a savepoint behind a running
+	// checkpoint, instead of being refused.
+	var queued []uint64
+	startQueued := func() {
+		for len(queued) > 0 {
+			if _, busy := c.coord.InFlight(); busy {
+				return
+			}
+			id := queued[0]
+			queued = queued[1:]
+			r := pending[id]
+			apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: r.kind, Dir: r.dir, Stop: r.stop, Drain: r.drain, Request: id}))
+		}
+	}
 	for {
+		startQueued()
 		select {
 		case s := <-c.acks:
 			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
@@ -531,10 +550,9 @@ func (c *JobClient) drive() {
 		case r := <-c.requests:
 			c.nextRq++
 			pending[c.nextRq] = r
-			dir := r.dir
-			apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: r.kind, Dir: dir, Stop: r.stop, Drain: r.drain, Request: c.nextRq}))
+			queued = append(queued, c.nextRq)
 		case <-periodic:
-			if _, busy := c.coord.InFlight(); !busy {
+			if _, busy := c.coord.InFlight(); !busy && len(queued) == 0 {
 				apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: engine.Checkpoint}))
 			}
 		case <-tick.C:
@@ -555,6 +573,7 @@ func (c *JobClient) drive() {
 				r.reply <- snapshotReply{err: errors.New("weir: the job ended before the snapshot completed")}
 				delete(pending, id)
 			}
+			queued = queued[:0]
 			if path, id, ok := c.recoverable(err); ok {
 				if rerr := c.recover(path, id, err); rerr == nil {
 					waitFor(c.job)
@@ -564,7 +583,14 @@ func (c *JobClient) drive() {
 				}
 			}
 			if err != nil {
-				err = fmt.Errorf("weir: job %q failed: %w", c.name, err)
+				c.mu.Lock()
+				cancelled := c.cancelled
+				c.mu.Unlock()
+				if cancelled && errors.Is(err, context.Canceled) {
+					err = fmt.Errorf("weir: job %q was cancelled: %w", c.name, err)
+				} else {
+					err = fmt.Errorf("weir: job %q failed: %w", c.name, err)
+				}
 			}
 			c.result = err
 			return

@@ -68,7 +68,7 @@ func CoProcess[A, B, O any](c ConnectedStreams[A, B], fn CoProcessFunction[A, B,
 	env := c.a.env
 	n := env.addNode("co-process", "CoProcess", engine.TypeOf[O](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		op := &coProcessOp[A, B, O]{fn: cloneFn(fn), col: tsCollector[O]{out: out.(engine.Output[O])}, name: ctx.Node().Name}
-		op.c = OperatorContext{ctx: ctx, ops: opstate.New(), wm: engine.MinWatermark}
+		op.c = OperatorContext{ctx: ctx, ops: ctx.OperatorState(), wm: engine.MinWatermark}
 		if o, ok := op.fn.(Opener); ok {
 			if err := o.Open(&op.c); err != nil {
 				return nil, fmt.Errorf("open: %w", err)

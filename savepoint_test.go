@@ -14,6 +14,7 @@ import (
 	"github.com/weirstream/weir/connector/memory"
 	"github.com/weirstream/weir/examples/nexmark/queries"
 	"github.com/weirstream/weir/examples/orders/orders"
+	"github.com/weirstream/weir/state"
 )
 
 func ordersCase(n, rate int64) oracleCase {
@@ -188,5 +189,53 @@ func TestRestoreFromCorruptSavepoint(t *testing.T) {
 	}
 	if err := env3.Execute(context.Background(), "orders"); err == nil || !strings.Contains(err.Error(), "no-such-savepoint") {
 		t.Fatalf("restore from a missing path: %v", err)
+	}
+}
+
+// TestSavepointQueuedBehindCheckpoint: a savepoint or stop requested while a
+// periodic checkpoint is in flight waits for it and then completes, as in
+// Flink, instead of failing because another snapshot is in progress. With
+// checkpoints every millisecond nearly every request lands on one.
+func TestSavepointQueuedBehindCheckpoint(t *testing.T) {
+	src := newPushSource[int64](1)
+	rec := newListRecorder()
+	env := newEnv(weir.WithCheckpointDir(t.TempDir()), weir.WithCheckpointInterval(time.Millisecond))
+	sink := listJob(env, 1, src, state.EvenSplit, rec)
+	job, err := env.ExecuteAsync(context.Background(), "queued")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, 1)
+	for i := range 20 {
+		src.Push(0, int64(i), int64(i))
+		sink.WaitLen(t, i+1)
+		path, err := job.TriggerSavepoint(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatalf("savepoint %d: %v", i, err)
+		}
+		if _, err := os.Stat(filepath.Join(path, "_metadata")); err != nil {
+			t.Fatalf("savepoint %d is not complete: %v", i, err)
+		}
+	}
+	path, err := job.StopWithSavepoint(context.Background(), t.TempDir(), false)
+	if err != nil {
+		t.Fatalf("stop with savepoint: %v", err)
+	}
+	if len(job.LatestCheckpoint()) == 0 {
+		t.Fatal("no periodic checkpoint completed meanwhile")
+	}
+	// The last savepoint holds every element the job saw.
+	rec = newListRecorder()
+	env = newEnv(weir.FromSavepoint(path))
+	listJob(env, 1, newPushSource[int64](1), state.EvenSplit, rec)
+	job, err = env.ExecuteAsync(context.Background(), "queued")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.wait(t, 1)[0]
+	job.Cancel()
+	_ = job.Wait()
+	if len(got) != 20 {
+		t.Fatalf("restored %v, want the 20 elements", got)
 	}
 }

@@ -91,6 +91,7 @@ func fillSnapshot(w *format.Writer, info snapshotInfo, tasks []engine.TaskSnapsh
 					kind = format.ListUnion
 				}
 				st := state(acc, l.Name, kind)
+				st.ValueSchema = l.Schema
 				for len(st.Lists) < os.Parallelism {
 					st.Lists = append(st.Lists, format.OperatorList{})
 				}
@@ -284,8 +285,8 @@ func (f *fileSnapshot) KeyedCount(id engine.OperatorID, state string, r keyspace
 	return n
 }
 
-// KeyedSchemas implements engine.RestoreSource.
-func (f *fileSnapshot) KeyedSchemas(id engine.OperatorID, state string) (key, namespace, value []byte) {
+// Schemas implements engine.RestoreSource.
+func (f *fileSnapshot) Schemas(id engine.OperatorID, state string) (key, namespace, value []byte) {
 	if op := f.ops[id]; op != nil {
 		for _, st := range op.States {
 			if st.Name == state {

@@ -172,7 +172,7 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 		op := &sourceOp[T]{
 			ctx: ctx, r: r, out: out.(engine.Output[T]), bounded: bounded, nsplits: len(mine),
 			wm:  watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark},
-			ops: opstate.New(),
+			ops: ctx.OperatorState(),
 		}
 		// The reader's splits, with their positions, are the source's
 		// operator state, redistributed evenly on rescale.

@@ -62,6 +62,9 @@ type OperatorList struct {
 	Name     string
 	Mode     opstate.Mode
 	Elements [][]byte
+	// Schema is the encoded serializer snapshot of the elements, if the
+	// list's serializer can describe itself.
+	Schema []byte
 }
 
 // OperatorSnapshot is the state of one operator subtask at a barrier,
@@ -135,7 +138,7 @@ func (t *task) capture(b Barrier) (TaskSnapshot, error) {
 		}
 		if op.inst.Operator != nil {
 			for _, l := range op.inst.Operator.Tables() {
-				s.Operator = append(s.Operator, OperatorList{Name: l.Name(), Mode: l.Mode(), Elements: l.Encoded()})
+				s.Operator = append(s.Operator, OperatorList{Name: l.Name(), Mode: l.Mode(), Elements: l.Encoded(), Schema: l.Schema()})
 			}
 		}
 		ts.Operators = append(ts.Operators, s)

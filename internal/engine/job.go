@@ -49,7 +49,7 @@ type Options struct {
 	OnSnapshot func(TaskSnapshot)
 	// Restore, if set, is the snapshot the job starts from. Operators the
 	// snapshot has no state for start empty. The subtasks' keyed state is
-	// loaded in parallel: Keyed and KeyedSchemas are called from several
+	// loaded in parallel: Keyed and Schemas are called from several
 	// goroutines at once and must be safe for concurrent use.
 	Restore RestoreSource
 }
@@ -488,7 +488,7 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 			}
 			return nil, err
 		}
-		if err := restoreLists(n, inst, ctx.restored); err != nil {
+		if err := restoreLists(src, n, inst, ctx.restored); err != nil {
 			return fail(err)
 		}
 		// The keyed state, the bulk of a snapshot, is loaded by build once

@@ -13,7 +13,7 @@ import (
 
 // RestoreSource supplies the state a job starts from: a savepoint or
 // checkpoint, read at the job's new parallelism. Subtasks load their keyed
-// state in parallel, so Keyed, KeyedSchemas (and KeyedCount, if
+// state in parallel, so Keyed, Schemas (and KeyedCount, if
 // implemented) must be safe for concurrent use.
 type RestoreSource interface {
 	// Has reports whether the snapshot holds state for operator id.
@@ -24,9 +24,10 @@ type RestoreSource interface {
 	// OperatorLists returns operator id's list states as subtask i of p
 	// gets them after redistribution, by state name.
 	OperatorLists(id OperatorID, i, p int) (map[string][][]byte, error)
-	// KeyedSchemas returns the encoded serializer snapshots a keyed state
-	// was written with (empty if unknown).
-	KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte)
+	// Schemas returns the encoded serializer snapshots a state, keyed or
+	// operator list, was written with (empty if unknown). An operator
+	// list has a value schema only, describing one element.
+	Schemas(id OperatorID, state string) (key, namespace, value []byte)
 }
 
 // KeyedRunSource is implemented by restore sources that can hand keyed
@@ -52,8 +53,24 @@ func (c *Context) RestoredList(name string) ([][]byte, bool) {
 	return l, ok
 }
 
-// restoreLists loads the restored operator lists into an operator's state.
-func restoreLists(n *Node, inst *Instance, lists map[string][][]byte) error {
+// OperatorState returns a new backend for the operator's list states. When
+// the job is restored, a list registered in it starts with its restored
+// elements, once its serializer is found able to read them: an operator
+// that registers its lists while it is made (in Make, or a function's Open)
+// sees its state there, as Flink's initializeState comes before open.
+func (c *Context) OperatorState() *opstate.Backend {
+	if c.restored == nil {
+		return opstate.New()
+	}
+	return opstate.NewRestored(c.restored, func(name string, schema []byte) error {
+		return compareSchemas(c.t.job.opts.Restore, c.node, name, nil, nil, schema)
+	})
+}
+
+// restoreLists loads the restored operator lists into an operator's state,
+// apart from those its backend took when they were registered
+// (Context.OperatorState).
+func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte) error {
 	if len(lists) == 0 {
 		return nil
 	}
@@ -69,9 +86,15 @@ func restoreLists(n *Node, inst *Instance, lists map[string][][]byte) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if inst.Operator != nil && inst.Operator.Restored(name) {
+			continue
+		}
 		t := byName[name]
 		if t == nil {
 			return fmt.Errorf("operator %q: the snapshot has operator state %q, which this version of the operator does not declare", n.Name, name)
+		}
+		if err := compareSchemas(src, n, name, nil, nil, t.Schema()); err != nil {
+			return err
 		}
 		if err := t.Restore(lists[name]); err != nil {
 			return fmt.Errorf("operator %q: %w", n.Name, err)
@@ -142,15 +165,23 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 	})
 }
 
-// checkSchemas compares a state's serializer snapshots in the snapshot with
-// the ones of the job's serializers.
+// checkSchemas compares a keyed state's serializer snapshots in the
+// snapshot with the ones of the job's serializers.
 func checkSchemas(src RestoreSource, n *Node, t backend.Table) error {
 	sr, ok := t.(backend.SchemaReporter)
 	if !ok {
 		return nil
 	}
-	oldK, oldN, oldV := src.KeyedSchemas(n.ID, t.Name())
 	newK, newN, newV := sr.Schemas()
+	return compareSchemas(src, n, t.Name(), newK, newN, newV)
+}
+
+// compareSchemas checks that the job's serializers, whose snapshots are
+// newK, newN and newV, can read what the snapshot's state was written with.
+// A side whose schema is unknown (a serializer that cannot describe itself)
+// is not compared.
+func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV []byte) error {
+	oldK, oldN, oldV := src.Schemas(n.ID, state)
 	for _, c := range []struct {
 		role     string
 		old, new []byte
@@ -160,18 +191,18 @@ func checkSchemas(src RestoreSource, n *Node, t backend.Table) error {
 		}
 		o, _, err := serde.ReadSchema(c.old)
 		if err != nil {
-			return fmt.Errorf("operator %q (%s), state %q: the snapshot's %s schema is unreadable: %w", n.Name, n.ID, t.Name(), c.role, err)
+			return fmt.Errorf("operator %q (%s), state %q: the snapshot's %s schema is unreadable: %w", n.Name, n.ID, state, c.role, err)
 		}
 		nw, _, err := serde.ReadSchema(c.new)
 		if err != nil {
-			return fmt.Errorf("operator %q (%s), state %q: %s schema: %w", n.Name, n.ID, t.Name(), c.role, err)
+			return fmt.Errorf("operator %q (%s), state %q: %s schema: %w", n.Name, n.ID, state, c.role, err)
 		}
 		if err := serde.Compatible(o, nw); err != nil {
 			uid := n.UID
 			if uid == "" {
 				uid = "(none)"
 			}
-			return fmt.Errorf("operator %q (uid %s, id %s), state %q: the job's %s serializer cannot read the savepoint's data: %w", n.Name, uid, n.ID, t.Name(), c.role, err)
+			return fmt.Errorf("operator %q (uid %s, id %s), state %q: the job's %s serializer cannot read the savepoint's data: %w", n.Name, uid, n.ID, state, c.role, err)
 		}
 	}
 	return nil
@@ -225,6 +256,7 @@ func NewMemorySnapshot(tasks []TaskSnapshot) (*MemorySnapshot, error) {
 					return nil, fmt.Errorf("engine: subtask %d of a parallelism-%d operator", os.Subtask, os.Parallelism)
 				}
 				op.lists[l.Name][os.Subtask] = l.Elements
+				op.schemas[l.Name] = [3][]byte{nil, nil, l.Schema}
 				op.modes[l.Name] = l.Mode
 			}
 		}
@@ -328,8 +360,8 @@ func (m *MemorySnapshot) Keyed(id OperatorID, r keyspace.Range, fn func(string, 
 	return nil
 }
 
-// KeyedSchemas implements RestoreSource.
-func (m *MemorySnapshot) KeyedSchemas(id OperatorID, state string) (key, namespace, value []byte) {
+// Schemas implements RestoreSource.
+func (m *MemorySnapshot) Schemas(id OperatorID, state string) (key, namespace, value []byte) {
 	if op := m.ops[id]; op != nil {
 		if s, ok := op.schemas[state]; ok {
 			return s[0], s[1], s[2]

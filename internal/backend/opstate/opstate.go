@@ -46,16 +46,47 @@ type Table interface {
 	Encoded() [][]byte
 	// Restore replaces the list's elements with decoded ones.
 	Restore(elements [][]byte) error
+	// Schema returns the encoded serializer snapshot (serde.Schema) of the
+	// list's elements, or nil if its serializer cannot describe itself.
+	Schema() []byte
 }
 
 // Backend holds one operator subtask's operator state.
 type Backend struct {
 	tables []Table
 	byName map[string]Table
+	// pending are lists restored from a snapshot whose names no list has
+	// been registered under yet; check vets a list's element schema
+	// before it takes them.
+	pending map[string][][]byte
+	check   func(name string, schema []byte) error
+	// restored names the lists that took restored elements.
+	restored map[string]bool
 }
 
 // New returns an empty backend.
 func New() *Backend { return &Backend{byName: map[string]Table{}} }
+
+// NewRestored returns a backend holding lists restored from a snapshot, by
+// name: a list registered under one of those names starts with its
+// elements, as soon as it is registered, once check (if not nil) accepts
+// the list's element schema (Table.Schema) for them.
+func NewRestored(lists map[string][][]byte, check func(name string, schema []byte) error) *Backend {
+	b := New()
+	if len(lists) > 0 {
+		b.pending = make(map[string][][]byte, len(lists))
+		for name, elems := range lists {
+			b.pending[name] = elems
+		}
+		b.check = check
+		b.restored = map[string]bool{}
+	}
+	return b
+}
+
+// Restored reports whether the list registered under name started with
+// elements restored from a snapshot (see NewRestored).
+func (b *Backend) Restored(name string) bool { return b.restored[name] }
 
 // Tables returns the registered lists in registration order.
 func (b *Backend) Tables() []Table { return b.tables }
@@ -82,6 +113,18 @@ func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T])
 		return l, nil
 	}
 	l := &List[T]{name: name, mode: mode, ser: ser}
+	if elems, ok := b.pending[name]; ok {
+		if b.check != nil {
+			if err := b.check(name, l.Schema()); err != nil {
+				return nil, err
+			}
+		}
+		if err := l.Restore(elems); err != nil {
+			return nil, err
+		}
+		delete(b.pending, name)
+		b.restored[name] = true
+	}
 	b.byName[name] = l
 	b.tables = append(b.tables, l)
 	return l, nil
@@ -112,6 +155,15 @@ func (l *List[T]) Update(vs []T) { l.vals = append(l.vals[:0:0], vs...) }
 
 // Clear removes every element.
 func (l *List[T]) Clear() { l.vals = nil }
+
+// Schema implements Table.
+func (l *List[T]) Schema() []byte {
+	s, err := serde.SchemaFor(l.ser)
+	if err != nil {
+		return nil
+	}
+	return serde.AppendSchema(nil, s)
+}
 
 // Encoded implements Table.
 func (l *List[T]) Encoded() [][]byte {

@@ -3,6 +3,7 @@ package opstate
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weirstream/weir/serde"
@@ -68,5 +69,54 @@ func TestListRegistration(t *testing.T) {
 	l.Update(nil)
 	if len(b.Tables()[0].Encoded()) != 0 {
 		t.Fatal("Update(nil) kept elements")
+	}
+}
+
+// TestNewRestored: a list registered in a restored backend starts with the
+// elements restored under its name, once the check accepts its element
+// schema; a refused schema fails the registration and restores nothing; a
+// list of another name starts empty.
+func TestNewRestored(t *testing.T) {
+	enc := func(vs ...int64) [][]byte {
+		var out [][]byte
+		for _, v := range vs {
+			out = append(out, serde.Int64{}.Append(nil, v))
+		}
+		return out
+	}
+	var checked []string
+	b := NewRestored(map[string][][]byte{"a": enc(1, 2), "b": enc(3)}, func(name string, schema []byte) error {
+		checked = append(checked, name)
+		s, _, err := serde.ReadSchema(schema)
+		if err != nil {
+			return err
+		}
+		if s.Kind != serde.KindInt64 {
+			return fmt.Errorf("state %q: want int64, have %v", name, s)
+		}
+		return nil
+	})
+	a, err := NewList(b, "a", EvenSplit, serde.Int64{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Collect(a.All()); !slices.Equal(got, []int64{1, 2}) || !b.Restored("a") {
+		t.Fatalf("list a holds %v (restored: %v), want [1 2]", got, b.Restored("a"))
+	}
+	if _, err := NewList(b, "b", EvenSplit, serde.String{}); err == nil || !strings.Contains(err.Error(), `"b"`) {
+		t.Fatalf("a string list took int64 elements: %v", err)
+	}
+	if b.Restored("b") {
+		t.Fatal("list b counts as restored after its check failed")
+	}
+	c, err := NewList(b, "c", Union, serde.Int64{})
+	if err != nil || len(slices.Collect(c.All())) != 0 || b.Restored("c") {
+		t.Fatalf("list c: %v, %v", slices.Collect(c.All()), err)
+	}
+	if !slices.Equal(checked, []string{"a", "b"}) {
+		t.Fatalf("checked %v, want a and b", checked)
+	}
+	if New().Restored("a") {
+		t.Fatal("a fresh backend reports a restored list")
 	}
 }
