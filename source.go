@@ -54,6 +54,18 @@ type SourceOutput[T any] interface {
 	Emit(v *T, ts int64)
 }
 
+// Progressor is implemented by the SourceOutput the runtime hands to a
+// reader. A reader that has read past records it does not emit (a source
+// that filters its split, say) calls Progress with the event timestamp it
+// has reached, so that its watermark moves on as if it had emitted a record
+// at ts: without it, a subtask whose split holds nothing it emits holds
+// back the watermark of every operator downstream. ts is in the reader's
+// own timestamps; Progress does nothing when the watermark strategy assigns
+// timestamps of its own (WithTimestampAssigner).
+type Progressor interface {
+	Progress(ts int64)
+}
+
 // NoTimestamp marks a record without an event timestamp.
 const NoTimestamp int64 = engine.NoTimestamp
 
@@ -214,6 +226,15 @@ func (s *sourceOp[T]) Emit(v *T, ts int64) {
 	s.emitted++
 	s.out.Collect(ts, v)
 }
+
+// Progress implements Progressor.
+func (s *sourceOp[T]) Progress(ts int64) {
+	if s.wm.timestamp == nil && ts != NoTimestamp {
+		s.wm.observe(ts)
+	}
+}
+
+var _ Progressor = (*sourceOp[int])(nil)
 
 // Poll implements engine.SourceDriver.
 func (s *sourceOp[T]) Poll() (time.Duration, bool, error) {

@@ -186,6 +186,8 @@ func (r *reader[T]) Read(out weir.SourceOutput[T]) (weir.ReadStatus, error) {
 	}
 	limit := r.s.cfg.Events
 	emitted := 0
+	last := int64(-1) // the last event number consumed
+	defer func() { r.progress(out, last) }()
 	for scanned := 0; scanned < perScan && emitted < perRead; scanned++ {
 		best := -1
 		var n int64
@@ -212,6 +214,7 @@ func (r *reader[T]) Read(out weir.SourceOutput[T]) (weir.ReadStatus, error) {
 			}
 		}
 		r.splits[best].consumed++
+		last = n
 		if r.s.kind >= 0 && r.s.g.TypeOf(n) != r.s.kind {
 			continue
 		}
@@ -235,6 +238,7 @@ func (r *reader[T]) readOne(out weir.SourceOutput[T]) weir.ReadStatus {
 		end = limit
 	}
 	emitted := 0
+	defer func() { r.progress(out, n-sp.stride) }()
 	for ; n < end && emitted < perRead; n += sp.stride {
 		sp.consumed++
 		if kind >= 0 && g.TypeOf(n) != kind {
@@ -249,6 +253,22 @@ func (r *reader[T]) readOne(out weir.SourceOutput[T]) weir.ReadStatus {
 		return weir.ReadStatus{Done: true}
 	}
 	return weir.ReadStatus{}
+}
+
+// progress tells the runtime that a source of one kind of event has read up
+// to event number last (if last >= 0), events of other kinds included: event
+// timestamps grow with event numbers, so its watermark may move on to that
+// event's timestamp even if it emitted nothing. A subtask whose split holds
+// no event of its kind (Persons at a parallelism that shares a factor with
+// 50, since only every 50th event is a person) would otherwise hold back
+// the watermark of every operator downstream forever.
+func (r *reader[T]) progress(out weir.SourceOutput[T], last int64) {
+	if r.s.kind < 0 || last < 0 {
+		return
+	}
+	if p, ok := out.(weir.Progressor); ok {
+		p.Progress(r.s.g.Timestamp(last))
+	}
 }
 
 func (r *reader[T]) SnapshotSplits() ([][]byte, error) {

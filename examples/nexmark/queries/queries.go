@@ -431,7 +431,10 @@ type countWriter[T any] struct {
 
 func (w *countWriter[T]) Write(T) error { w.local++; return nil }
 func (w *countWriter[T]) Flush() error  { w.n.Add(w.local); w.local = 0; return nil }
-func (w *countWriter[T]) Close() error  { return nil }
+
+// Close counts what was written since the last flush: a cancelled job
+// (an unbounded run ended by an interrupt) closes its sinks without one.
+func (w *countWriter[T]) Close() error { return w.Flush() }
 
 // Builder adds a query with its sinks to an environment.
 type Builder func(env *weir.Environment, cfg nexmark.SourceConfig, out Output) error
