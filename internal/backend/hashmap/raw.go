@@ -3,6 +3,7 @@ package hashmap
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 
 	"github.com/weirstream/weir/internal/backend"
 )
@@ -104,8 +105,14 @@ func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 	}
 	a.last = nil
 	if want > rawChunk/2 {
-		// Too big to share a chunk: a buffer of its own, doubling.
-		b := make([]byte, len(r.buf), max(want, 2*cap(r.buf)))
+		// Too big to share a chunk: a buffer of its own. more is what the
+		// reserve expected the shard to hold, and hashes spread the real
+		// count around it with a standard deviation of about its square
+		// root: room for three of them beyond it, so that a buffer rarely
+		// has to move (a move copies megabytes into fresh memory, twice
+		// the page faults). One that does doubles.
+		headroom := (3*isqrt(more) + 8) * avg
+		b := make([]byte, len(r.buf), max(want+headroom, 2*cap(r.buf)))
 		copy(b, r.buf)
 		r.buf = b
 		return
@@ -116,4 +123,16 @@ func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 	a.start, a.last = a.used, r
 	r.buf = append(a.chunk[a.start:a.start:a.start+want], r.buf...)
 	a.used = a.start + want
+}
+
+// isqrt returns the integer square root of n >= 0.
+func isqrt(n int) int {
+	r := int(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
 }

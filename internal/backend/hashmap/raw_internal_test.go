@@ -15,8 +15,18 @@ import (
 // TestRawMemory: restored raw entries take about their own size in memory,
 // restored entry by entry or in runs.
 func TestRawMemory(t *testing.T) {
-	for _, runs := range []bool{false, true} {
-		t.Run(fmt.Sprintf("runs=%v", runs), func(t *testing.T) {
+	for _, c := range []struct {
+		runs        bool
+		n, valBytes int
+	}{
+		{false, 300_000, 40},
+		{true, 300_000, 40},
+		// Shards of 1 KB entries take buffers of their own, megabytes
+		// each: one that moves holds twice its data.
+		{true, 40_000, 1000},
+	} {
+		runs := c.runs
+		t.Run(fmt.Sprintf("runs=%v/value=%d", runs, c.valBytes), func(t *testing.T) {
 			hash, err := keyspace.HasherFor[int64]()
 			if err != nil {
 				t.Fatal(err)
@@ -26,11 +36,11 @@ func TestRawMemory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			const n = 300_000
+			n := c.n
 			es := make([]backend.Entry, n)
 			for i := range es {
 				k := binary.BigEndian.AppendUint64(nil, uint64(i))
-				es[i] = backend.Entry{Hash: hash(int64(i)), Key: k, Value: serde.Bytes{}.Append(nil, make([]byte, 40+i%17))}
+				es[i] = backend.Entry{Hash: hash(int64(i)), Key: k, Value: serde.Bytes{}.Append(nil, make([]byte, c.valBytes+i%17))}
 			}
 			sortEntries(es)
 			v.Reserve(n, keyspace.Full)
@@ -45,7 +55,7 @@ func TestRawMemory(t *testing.T) {
 					continue
 				}
 				run = backend.AppendEncoded(run, e)
-				if inRun++; i%500 == 499 || i == n-1 {
+				if inRun++; len(run) >= 64<<10 || i == n-1 {
 					if err := v.RestoreRun(run, inRun); err != nil {
 						t.Fatal(err)
 					}
@@ -61,7 +71,7 @@ func TestRawMemory(t *testing.T) {
 			if v.Len() != n {
 				t.Fatalf("Len %d, want %d", v.Len(), n)
 			}
-			if held > data+data/4 {
+			if held > data+data/8 {
 				t.Fatalf("raw buffers hold %d bytes for %d bytes of entries", held, data)
 			}
 			t.Logf("raw buffers: %d bytes for %d bytes of entries", held, data)
