@@ -185,6 +185,9 @@ type snapshotRequest struct {
 	dir   string
 	stop  bool
 	drain bool
+	// ctx is the requester's: a request still queued when it is done is
+	// dropped, never triggered.
+	ctx   context.Context
 	reply chan snapshotReply
 }
 
@@ -383,6 +386,7 @@ func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, e
 	if r.kind == engine.Checkpoint && c.env.cp.checkpointDir == "" {
 		return "", errors.New("weir: no checkpoint directory: configure state.checkpoints.dir (WithCheckpointDir)")
 	}
+	r.ctx = ctx
 	r.reply = make(chan snapshotReply, 1)
 	select {
 	case c.requests <- r:
@@ -537,6 +541,13 @@ func (c *JobClient) drive() {
 			id := queued[0]
 			queued = queued[1:]
 			r := pending[id]
+			if err := r.ctx.Err(); err != nil {
+				// The requester gave up while it waited: a stop it no
+				// longer waits for must not happen.
+				r.reply <- snapshotReply{err: err}
+				delete(pending, id)
+				continue
+			}
 			apply(c.coord.Step(checkpoint.Trigger{Now: now(), Kind: r.kind, Dir: r.dir, Stop: r.stop, Drain: r.drain, Request: id}))
 		}
 	}
