@@ -265,3 +265,47 @@ func TestOperatorListStateTypeChangeRejected(t *testing.T) {
 		t.Fatalf("restored %v, want [7]", got[0])
 	}
 }
+
+// TestOperatorListModeChangeRejected: a list saved as a union cannot be
+// restored as an even split (or the reverse): every subtask got the whole
+// union, so taking it as an even split would hold each element several
+// times. The restore fails naming the operator, the state and both modes.
+func TestOperatorListModeChangeRejected(t *testing.T) {
+	for _, c := range []struct{ saved, declared state.Redistribution }{
+		{state.Union, state.EvenSplit},
+		{state.EvenSplit, state.Union},
+	} {
+		t.Run(c.saved.String(), func(t *testing.T) {
+			src := newPushSource[int64](2)
+			rec := newListRecorder()
+			env := newEnv(weir.WithSavepointDir(t.TempDir()))
+			sink := listJob(env, 2, src, c.saved, rec)
+			job, err := env.ExecuteAsync(context.Background(), "lists")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.wait(t, 2)
+			for v := range int64(5) {
+				src.Push(int(v%2), v, v)
+			}
+			sink.WaitLen(t, 5)
+			path, err := job.StopWithSavepoint(context.Background(), "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env = newEnv(weir.FromSavepoint(path))
+			listJob(env, 2, newPushSource[int64](2), c.declared, newListRecorder())
+			job, err = env.ExecuteAsync(context.Background(), "lists")
+			if err == nil {
+				job.Cancel()
+				_ = job.Wait()
+				t.Fatalf("a %s list restored as %s", c.saved, c.declared)
+			}
+			for _, want := range []string{"keeper", `"seen"`, c.saved.String(), c.declared.String()} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %s", err, want)
+				}
+			}
+		})
+	}
+}

@@ -297,6 +297,26 @@ func (f *fileSnapshot) Schemas(id engine.OperatorID, state string) (key, namespa
 	return nil, nil, nil
 }
 
+// ListMode implements engine.RestoreSource.
+func (f *fileSnapshot) ListMode(id engine.OperatorID, state string) (opstate.Mode, bool) {
+	if op := f.ops[id]; op != nil {
+		for _, st := range op.States {
+			if st.Name == state && st.Kind.IsOperatorList() {
+				return listMode(st.Kind), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// listMode is the redistribution of an operator list state of kind k.
+func listMode(k format.StateKind) opstate.Mode {
+	if k == format.ListUnion {
+		return opstate.Union
+	}
+	return opstate.EvenSplit
+}
+
 // OperatorLists implements engine.RestoreSource.
 func (f *fileSnapshot) OperatorLists(id engine.OperatorID, i, p int) (map[string][][]byte, error) {
 	op := f.ops[id]
@@ -312,11 +332,7 @@ func (f *fileSnapshot) OperatorLists(id engine.OperatorID, i, p int) (map[string
 		for j, l := range st.Lists {
 			per[j] = l.Elements
 		}
-		mode := opstate.EvenSplit
-		if st.Kind == format.ListUnion {
-			mode = opstate.Union
-		}
-		out[st.Name] = opstate.Redistribute(per, p, mode)[i]
+		out[st.Name] = opstate.Redistribute(per, p, listMode(st.Kind))[i]
 	}
 	return out, nil
 }

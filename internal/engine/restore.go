@@ -24,6 +24,9 @@ type RestoreSource interface {
 	// OperatorLists returns operator id's list states as subtask i of p
 	// gets them after redistribution, by state name.
 	OperatorLists(id OperatorID, i, p int) (map[string][][]byte, error)
+	// ListMode returns how operator list state was to be redistributed,
+	// if the snapshot has an operator list of that name.
+	ListMode(id OperatorID, state string) (opstate.Mode, bool)
 	// Schemas returns the encoded serializer snapshots a state, keyed or
 	// operator list, was written with (empty if unknown). An operator
 	// list has a value schema only, describing one element.
@@ -62,9 +65,26 @@ func (c *Context) OperatorState() *opstate.Backend {
 	if c.restored == nil {
 		return opstate.New()
 	}
-	return opstate.NewRestored(c.restored, func(name string, schema []byte) error {
-		return compareSchemas(c.t.job.opts.Restore, c.node, name, nil, nil, schema)
+	return opstate.NewRestored(c.restored, func(name string, mode opstate.Mode, schema []byte) error {
+		return checkList(c.t.job.opts.Restore, c.node, name, mode, schema)
 	})
+}
+
+// checkList checks that an operator list the job declares with mode and
+// element schema can take the snapshot's list of that name: the same
+// redistribution (a list restored as a union was dealt out whole to every
+// subtask, and taking it as an even split would duplicate it; Flink refuses
+// the change too), and a serializer that can read its elements.
+func checkList(src RestoreSource, n *Node, name string, mode opstate.Mode, schema []byte) error {
+	if old, ok := src.ListMode(n.ID, name); ok && old != mode {
+		uid := n.UID
+		if uid == "" {
+			uid = "(none)"
+		}
+		return fmt.Errorf("operator %q (uid %s, id %s), state %q: the savepoint holds %s operator list state and the job declares it %s; a list's redistribution cannot change across a restore (give the state a new name to start it empty)",
+			n.Name, uid, n.ID, name, old, mode)
+	}
+	return compareSchemas(src, n, name, nil, nil, schema)
 }
 
 // restoreLists loads the restored operator lists into an operator's state,
@@ -93,7 +113,7 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 		if t == nil {
 			return fmt.Errorf("operator %q: the snapshot has operator state %q, which this version of the operator does not declare", n.Name, name)
 		}
-		if err := compareSchemas(src, n, name, nil, nil, t.Schema()); err != nil {
+		if err := checkList(src, n, name, t.Mode(), t.Schema()); err != nil {
 			return err
 		}
 		if err := t.Restore(lists[name]); err != nil {
@@ -368,6 +388,16 @@ func (m *MemorySnapshot) Schemas(id OperatorID, state string) (key, namespace, v
 		}
 	}
 	return nil, nil, nil
+}
+
+// ListMode implements RestoreSource.
+func (m *MemorySnapshot) ListMode(id OperatorID, state string) (opstate.Mode, bool) {
+	if op := m.ops[id]; op != nil {
+		if _, ok := op.lists[state]; ok {
+			return op.modes[state], true
+		}
+	}
+	return 0, false
 }
 
 // OperatorLists implements RestoreSource.

@@ -59,7 +59,7 @@ type Backend struct {
 	// been registered under yet; check vets a list's element schema
 	// before it takes them.
 	pending map[string][][]byte
-	check   func(name string, schema []byte) error
+	check   func(name string, mode Mode, schema []byte) error
 	// restored names the lists that took restored elements.
 	restored map[string]bool
 }
@@ -70,8 +70,8 @@ func New() *Backend { return &Backend{byName: map[string]Table{}} }
 // NewRestored returns a backend holding lists restored from a snapshot, by
 // name: a list registered under one of those names starts with its
 // elements, as soon as it is registered, once check (if not nil) accepts
-// the list's element schema (Table.Schema) for them.
-func NewRestored(lists map[string][][]byte, check func(name string, schema []byte) error) *Backend {
+// the list's mode and element schema (Table.Schema) for them.
+func NewRestored(lists map[string][][]byte, check func(name string, mode Mode, schema []byte) error) *Backend {
 	b := New()
 	if len(lists) > 0 {
 		b.pending = make(map[string][][]byte, len(lists))
@@ -115,7 +115,7 @@ func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T])
 	l := &List[T]{name: name, mode: mode, ser: ser}
 	if elems, ok := b.pending[name]; ok {
 		if b.check != nil {
-			if err := b.check(name, l.Schema()); err != nil {
+			if err := b.check(name, mode, l.Schema()); err != nil {
 				return nil, err
 			}
 		}

@@ -85,8 +85,8 @@ func TestNewRestored(t *testing.T) {
 		return out
 	}
 	var checked []string
-	b := NewRestored(map[string][][]byte{"a": enc(1, 2), "b": enc(3)}, func(name string, schema []byte) error {
-		checked = append(checked, name)
+	b := NewRestored(map[string][][]byte{"a": enc(1, 2), "b": enc(3)}, func(name string, mode Mode, schema []byte) error {
+		checked = append(checked, name+" "+mode.String())
 		s, _, err := serde.ReadSchema(schema)
 		if err != nil {
 			return err
@@ -113,7 +113,7 @@ func TestNewRestored(t *testing.T) {
 	if err != nil || len(slices.Collect(c.All())) != 0 || b.Restored("c") {
 		t.Fatalf("list c: %v, %v", slices.Collect(c.All()), err)
 	}
-	if !slices.Equal(checked, []string{"a", "b"}) {
+	if !slices.Equal(checked, []string{"a even-split", "b even-split"}) {
 		t.Fatalf("checked %v, want a and b", checked)
 	}
 	if New().Restored("a") {
