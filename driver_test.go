@@ -37,29 +37,15 @@ func (s *syncBuffer) String() string {
 // states, as the operator reading the job's log needs to see what was left
 // behind.
 func TestNonRestoredStateIsLogged(t *testing.T) {
-	src := newPushSource[int64](1)
-	rec := newListRecorder()
-	env := newEnv(weir.WithSavepointDir(t.TempDir()))
-	sink := listJob(env, 1, src, state.Union, rec)
-	job, err := env.ExecuteAsync(context.Background(), "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.wait(t, 1)
-	src.Push(0, 1, 1)
-	sink.WaitLen(t, 1)
-	path, err := job.StopWithSavepoint(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := listSavepoint(t, 1, 1, state.Union)
 
 	// Version 2 drops the keeper operator.
 	var log syncBuffer
-	env = weir.NewEnvironment(weir.WithLogger(slog.New(slog.NewTextHandler(&log, nil))),
+	env := weir.NewEnvironment(weir.WithLogger(slog.New(slog.NewTextHandler(&log, nil))),
 		weir.FromSavepoint(path, weir.AllowNonRestoredState()))
 	in := weir.FromSource(env, newPushSource[int64](1), weir.NoWatermarks[int64]()).UID("numbers")
 	weir.To(in, newLiveSink[int64]()).UID("sink")
-	job, err = env.ExecuteAsync(context.Background(), "v2")
+	job, err := env.ExecuteAsync(context.Background(), "v2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,6 +94,52 @@ func listJob(env *weir.Environment, p int, src *pushSource[int64], mode state.Re
 	return sink
 }
 
+// listSavepoint runs listJob at parallelism p with mode, feeds it the values
+// 0..n-1 (value v to split v%p), checks that nothing was restored at Open,
+// and stops it with a savepoint, whose path it returns.
+func listSavepoint(t *testing.T, p, n int, mode state.Redistribution) string {
+	t.Helper()
+	src := newPushSource[int64](p)
+	rec := newListRecorder()
+	env := newEnv(weir.WithSavepointDir(t.TempDir()))
+	sink := listJob(env, p, src, mode, rec)
+	job, err := env.ExecuteAsync(context.Background(), "lists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range rec.wait(t, p) {
+		if len(got) != 0 {
+			t.Fatalf("subtask %d of a fresh job restored %v", i, got)
+		}
+	}
+	for v := range int64(n) {
+		src.Push(int(v%int64(p)), v, v)
+	}
+	sink.WaitLen(t, n)
+	path, err := job.StopWithSavepoint(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// restoredLists starts listJob from the savepoint at path at parallelism p
+// with mode and returns what each subtask's list held at Open.
+func restoredLists(t *testing.T, path string, p int, mode state.Redistribution) map[int][]int64 {
+	t.Helper()
+	rec := newListRecorder()
+	env := newEnv(weir.FromSavepoint(path))
+	listJob(env, p, newPushSource[int64](p), mode, rec)
+	job, err := env.ExecuteAsync(context.Background(), "lists")
+	if err != nil {
+		t.Fatalf("restore at p=%d: %v", p, err)
+	}
+	got := rec.wait(t, p)
+	job.Cancel()
+	_ = job.Wait()
+	return got
+}
+
 // TestOperatorListStateRescale: user operator list state goes through a
 // savepoint written to files and is redistributed at restore, at a higher
 // and a lower parallelism: an even split deals the elements into parts
@@ -104,29 +150,7 @@ func TestOperatorListStateRescale(t *testing.T) {
 	const n = 11
 	for _, mode := range []state.Redistribution{state.EvenSplit, state.Union} {
 		t.Run(mode.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			src := newPushSource[int64](2)
-			rec := newListRecorder()
-			env := newEnv(weir.WithSavepointDir(dir))
-			sink := listJob(env, 2, src, mode, rec)
-			job, err := env.ExecuteAsync(context.Background(), "lists")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := rec.wait(t, 2); len(got[0])+len(got[1]) != 0 {
-				t.Fatalf("a fresh job restored %v", got)
-			}
-			for v := range int64(n) {
-				src.Push(int(v%2), v, v)
-			}
-			sink.WaitLen(t, n)
-			path, err := job.StopWithSavepoint(context.Background(), "", false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := job.Wait(); err != nil {
-				t.Fatal(err)
-			}
+			path := listSavepoint(t, 2, n, mode)
 
 			// The savepoint holds the list with its element schema.
 			sp, err := format.Open(path)
@@ -154,16 +178,7 @@ func TestOperatorListStateRescale(t *testing.T) {
 			}
 
 			for _, p := range []int{3, 1} {
-				rec := newListRecorder()
-				env := newEnv(weir.FromSavepoint(path))
-				listJob(env, p, newPushSource[int64](2), mode, rec)
-				job, err := env.ExecuteAsync(context.Background(), "lists")
-				if err != nil {
-					t.Fatalf("restore at p=%d: %v", p, err)
-				}
-				got := rec.wait(t, p)
-				job.Cancel()
-				_ = job.Wait()
+				got := restoredLists(t, path, p, mode)
 				var all []int64
 				sizes := map[int]bool{}
 				for i := range p {
@@ -212,32 +227,14 @@ func (k *stringKeeper) Open(ctx *weir.OperatorContext) error {
 // a list of another type fails before the job runs, naming the operator,
 // the state and both schemas, and leaves the savepoint restorable.
 func TestOperatorListStateTypeChangeRejected(t *testing.T) {
-	dir := t.TempDir()
-	src := newPushSource[int64](1)
-	rec := newListRecorder()
-	env := newEnv(weir.WithSavepointDir(dir))
-	sink := listJob(env, 1, src, state.EvenSplit, rec)
-	job, err := env.ExecuteAsync(context.Background(), "lists")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.wait(t, 1)
-	src.Push(0, 7, 7)
-	sink.WaitLen(t, 1)
-	path, err := job.StopWithSavepoint(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := job.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	path := listSavepoint(t, 1, 8, state.EvenSplit)
 
-	env = newEnv(weir.FromSavepoint(path))
+	env := newEnv(weir.FromSavepoint(path))
 	a := weir.FromSource(env, newPushSource[int64](1), weir.NoWatermarks[int64]()).UID("numbers")
 	b := weir.FromSource(env, newPushSource[string](1), weir.NoWatermarks[string]()).UID("words")
 	kept := weir.CoProcess[int64, string, int64](weir.Connect(a, b), &stringKeeper{listKeeper{mode: state.EvenSplit, rec: newListRecorder()}}).UID("keeper").Name("keeper-op")
 	weir.To(kept, newLiveSink[int64]()).UID("sink")
-	job, err = env.ExecuteAsync(context.Background(), "lists")
+	job, err := env.ExecuteAsync(context.Background(), "lists")
 	if err == nil {
 		job.Cancel()
 		_ = job.Wait()
@@ -251,18 +248,8 @@ func TestOperatorListStateTypeChangeRejected(t *testing.T) {
 	}
 
 	// The savepoint is untouched and still restores into the right type.
-	rec = newListRecorder()
-	env = newEnv(weir.FromSavepoint(path))
-	listJob(env, 1, newPushSource[int64](1), state.EvenSplit, rec)
-	job, err = env.ExecuteAsync(context.Background(), "lists")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := rec.wait(t, 1)
-	job.Cancel()
-	_ = job.Wait()
-	if fmt.Sprint(got[0]) != "[7]" {
-		t.Fatalf("restored %v, want [7]", got[0])
+	if got := restoredLists(t, path, 1, state.EvenSplit); fmt.Sprint(got[0]) != "[0 1 2 3 4 5 6 7]" {
+		t.Fatalf("restored %v, want 0..7", got[0])
 	}
 }
 
@@ -276,26 +263,10 @@ func TestOperatorListModeChangeRejected(t *testing.T) {
 		{state.EvenSplit, state.Union},
 	} {
 		t.Run(c.saved.String(), func(t *testing.T) {
-			src := newPushSource[int64](2)
-			rec := newListRecorder()
-			env := newEnv(weir.WithSavepointDir(t.TempDir()))
-			sink := listJob(env, 2, src, c.saved, rec)
-			job, err := env.ExecuteAsync(context.Background(), "lists")
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.wait(t, 2)
-			for v := range int64(5) {
-				src.Push(int(v%2), v, v)
-			}
-			sink.WaitLen(t, 5)
-			path, err := job.StopWithSavepoint(context.Background(), "", false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			env = newEnv(weir.FromSavepoint(path))
+			path := listSavepoint(t, 2, 5, c.saved)
+			env := newEnv(weir.FromSavepoint(path))
 			listJob(env, 2, newPushSource[int64](2), c.declared, newListRecorder())
-			job, err = env.ExecuteAsync(context.Background(), "lists")
+			job, err := env.ExecuteAsync(context.Background(), "lists")
 			if err == nil {
 				job.Cancel()
 				_ = job.Wait()

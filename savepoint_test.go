@@ -225,17 +225,7 @@ func TestSavepointQueuedBehindCheckpoint(t *testing.T) {
 		t.Fatal("no periodic checkpoint completed meanwhile")
 	}
 	// The last savepoint holds every element the job saw.
-	rec = newListRecorder()
-	env = newEnv(weir.FromSavepoint(path))
-	listJob(env, 1, newPushSource[int64](1), state.EvenSplit, rec)
-	job, err = env.ExecuteAsync(context.Background(), "queued")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := rec.wait(t, 1)[0]
-	job.Cancel()
-	_ = job.Wait()
-	if len(got) != 20 {
+	if got := restoredLists(t, path, 1, state.EvenSplit)[0]; len(got) != 20 {
 		t.Fatalf("restored %v, want the 20 elements", got)
 	}
 }

@@ -2,6 +2,7 @@ package weir
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weirstream/weir/internal/backend/opstate"
@@ -153,25 +154,25 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 	bounded := src.Bounded()
 	n := env.addNode("source", "Source", engine.TypeOf[T](), func(ctx *engine.Context, out any) (*engine.Instance, error) {
 		p, i := ctx.Parallelism(), ctx.Subtask()
-		// Restored splits carry their positions; a fresh start deals the
-		// source's splits i, i+p, ... to subtask i.
-		encoded, restored := ctx.RestoredList("source-splits")
-		var mine [][]byte
-		for k, e := range encoded {
-			sp, n, err := serde.Bytes{}.Read(e)
-			if err != nil || n != len(e) {
-				return nil, fmt.Errorf("restored source split %d is corrupt (%d bytes)", k, len(e))
-			}
-			mine = append(mine, sp)
+		// The reader's splits, with their positions, are the source's
+		// operator state, redistributed evenly on rescale: restored, they
+		// resume where they were; a fresh start deals the source's splits
+		// i, i+p, ... to subtask i.
+		ops := ctx.OperatorState()
+		splits, err := opstate.NewList(ops, "source-splits", opstate.EvenSplit, serde.Bytes{})
+		if err != nil {
+			return nil, fmt.Errorf("restored source splits: %w", err)
 		}
-		if !restored {
-			splits, err := src.Splits(p)
+		mine := slices.Collect(splits.All())
+		if !ops.Restored("source-splits") {
+			all, err := src.Splits(p)
 			if err != nil {
 				return nil, fmt.Errorf("source splits: %w", err)
 			}
-			for j := i; j < len(splits); j += p {
-				mine = append(mine, splits[j])
+			for j := i; j < len(all); j += p {
+				mine = append(mine, all[j])
 			}
+			splits.Update(mine)
 		}
 		r, err := src.NewReader(SourceContext{Subtask: i, Parallelism: p, Now: ctx.Now})
 		if err != nil {
@@ -183,16 +184,10 @@ func FromSource[T any](env *Environment, src Source[T], wm WatermarkStrategy[T])
 		}
 		op := &sourceOp[T]{
 			ctx: ctx, r: r, out: out.(engine.Output[T]), bounded: bounded, nsplits: len(mine),
-			wm:  watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark},
-			ops: ctx.OperatorState(),
+			wm:     watermarker[T]{WatermarkStrategy: wm, maxTS: engine.MinWatermark, lastWM: engine.MinWatermark},
+			ops:    ops,
+			splits: splits,
 		}
-		// The reader's splits, with their positions, are the source's
-		// operator state, redistributed evenly on rescale.
-		if op.splits, err = opstate.NewList(op.ops, "source-splits", opstate.EvenSplit, serde.Bytes{}); err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		op.splits.Update(mine)
 		op.lastEmit = ctx.Now()
 		return &engine.Instance{Source: op, Close: r.Close, Operator: op.ops,
 			BeforeSnapshot: op.snapshotSplits,

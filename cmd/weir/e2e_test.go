@@ -19,7 +19,13 @@ import (
 // buildOrders builds the orders example into dir.
 func buildOrders(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "orders")
+	return buildBinary(t, dir, "orders", "github.com/weirstream/weir/examples/orders")
+}
+
+// buildBinary builds the package pkg into dir as name and returns its path.
+func buildBinary(t *testing.T, dir, name, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, name)
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
@@ -27,7 +33,7 @@ func buildOrders(t *testing.T, dir string) string {
 	if err != nil {
 		t.Skip("no go command on PATH:", err)
 	}
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/weirstream/weir/examples/orders")
+	cmd := exec.Command(goTool, "build", "-o", bin, pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

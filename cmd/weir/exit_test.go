@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -16,17 +15,7 @@ import (
 // what went wrong.
 func TestFailuresExitWithOneLine(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "weir")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on PATH:", err)
-	}
-	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/weirstream/weir/cmd/weir").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir, "weir", "github.com/weirstream/weir/cmd/weir")
 	notSavepoint := filepath.Join(dir, "not-a-savepoint")
 	if err := os.MkdirAll(notSavepoint, 0o755); err != nil {
 		t.Fatal(err)

@@ -47,15 +47,6 @@ type KeyedCounter interface {
 	KeyedCount(id OperatorID, state string, r keyspace.Range) int
 }
 
-// RestoredList returns the elements of operator list state name that this
-// subtask restored, if the job started from a snapshot holding it.
-// Operators read it while they are created; a source takes its splits from
-// it instead of computing fresh ones.
-func (c *Context) RestoredList(name string) ([][]byte, bool) {
-	l, ok := c.restored[name]
-	return l, ok
-}
-
 // OperatorState returns a new backend for the operator's list states. When
 // the job is restored, a list registered in it starts with its restored
 // elements, once its serializer is found able to read them: an operator
@@ -77,12 +68,8 @@ func (c *Context) OperatorState() *opstate.Backend {
 // the change too), and a serializer that can read its elements.
 func checkList(src RestoreSource, n *Node, name string, mode opstate.Mode, schema []byte) error {
 	if old, ok := src.ListMode(n.ID, name); ok && old != mode {
-		uid := n.UID
-		if uid == "" {
-			uid = "(none)"
-		}
-		return fmt.Errorf("operator %q (uid %s, id %s), state %q: the savepoint holds %s operator list state and the job declares it %s; a list's redistribution cannot change across a restore (give the state a new name to start it empty)",
-			n.Name, uid, n.ID, name, old, mode)
+		return fmt.Errorf("%s, state %q: the savepoint holds %s operator list state and the job declares it %s; a list's redistribution cannot change across a restore (give the state a new name to start it empty)",
+			operatorLabel(n), name, old, mode)
 	}
 	return compareSchemas(src, n, name, nil, nil, schema)
 }
@@ -218,14 +205,19 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 			return fmt.Errorf("operator %q (%s), state %q: %s schema: %w", n.Name, n.ID, state, c.role, err)
 		}
 		if err := serde.Compatible(o, nw); err != nil {
-			uid := n.UID
-			if uid == "" {
-				uid = "(none)"
-			}
-			return fmt.Errorf("operator %q (uid %s, id %s), state %q: the job's %s serializer cannot read the savepoint's data: %w", n.Name, uid, n.ID, state, c.role, err)
+			return fmt.Errorf("%s, state %q: the job's %s serializer cannot read the savepoint's data: %w", operatorLabel(n), state, c.role, err)
 		}
 	}
 	return nil
+}
+
+// operatorLabel names an operator in restore errors by name, UID and ID.
+func operatorLabel(n *Node) string {
+	uid := n.UID
+	if uid == "" {
+		uid = "(none)"
+	}
+	return fmt.Sprintf("operator %q (uid %s, id %s)", n.Name, uid, n.ID)
 }
 
 // MemorySnapshot is a snapshot held in memory, assembled from the task

@@ -111,7 +111,7 @@ func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 		// root: room for three of them beyond it, so that a buffer rarely
 		// has to move (a move copies megabytes into fresh memory, twice
 		// the page faults). One that does doubles.
-		headroom := (3*isqrt(more) + 8) * avg
+		headroom := (3*int(math.Sqrt(float64(more))) + 8) * avg
 		b := make([]byte, len(r.buf), max(want+headroom, 2*cap(r.buf)))
 		copy(b, r.buf)
 		r.buf = b
@@ -123,16 +123,4 @@ func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 	a.start, a.last = a.used, r
 	r.buf = append(a.chunk[a.start:a.start:a.start+want], r.buf...)
 	a.used = a.start + want
-}
-
-// isqrt returns the integer square root of n >= 0.
-func isqrt(n int) int {
-	r := int(math.Sqrt(float64(n)))
-	for r*r > n {
-		r--
-	}
-	for (r+1)*(r+1) <= n {
-		r++
-	}
-	return r
 }

@@ -55,13 +55,11 @@ type Table interface {
 type Backend struct {
 	tables []Table
 	byName map[string]Table
-	// pending are lists restored from a snapshot whose names no list has
-	// been registered under yet; check vets a list's element schema
-	// before it takes them.
-	pending map[string][][]byte
-	check   func(name string, mode Mode, schema []byte) error
-	// restored names the lists that took restored elements.
-	restored map[string]bool
+	// restored are the lists restored from a snapshot, by name (read
+	// only); check vets a list's mode and element schema before it takes
+	// them.
+	restored map[string][][]byte
+	check    func(name string, mode Mode, schema []byte) error
 }
 
 // New returns an empty backend.
@@ -73,20 +71,16 @@ func New() *Backend { return &Backend{byName: map[string]Table{}} }
 // the list's mode and element schema (Table.Schema) for them.
 func NewRestored(lists map[string][][]byte, check func(name string, mode Mode, schema []byte) error) *Backend {
 	b := New()
-	if len(lists) > 0 {
-		b.pending = make(map[string][][]byte, len(lists))
-		for name, elems := range lists {
-			b.pending[name] = elems
-		}
-		b.check = check
-		b.restored = map[string]bool{}
-	}
+	b.restored, b.check = lists, check
 	return b
 }
 
 // Restored reports whether the list registered under name started with
 // elements restored from a snapshot (see NewRestored).
-func (b *Backend) Restored(name string) bool { return b.restored[name] }
+func (b *Backend) Restored(name string) bool {
+	_, ok := b.restored[name]
+	return ok && b.byName[name] != nil
+}
 
 // Tables returns the registered lists in registration order.
 func (b *Backend) Tables() []Table { return b.tables }
@@ -113,7 +107,7 @@ func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T])
 		return l, nil
 	}
 	l := &List[T]{name: name, mode: mode, ser: ser}
-	if elems, ok := b.pending[name]; ok {
+	if elems, ok := b.restored[name]; ok {
 		if b.check != nil {
 			if err := b.check(name, mode, l.Schema()); err != nil {
 				return nil, err
@@ -122,8 +116,6 @@ func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T])
 		if err := l.Restore(elems); err != nil {
 			return nil, err
 		}
-		delete(b.pending, name)
-		b.restored[name] = true
 	}
 	b.byName[name] = l
 	b.tables = append(b.tables, l)

@@ -486,33 +486,47 @@ func (kw *KeyedWriter) Add(e backend.Entry) error {
 	if size := 8 + 30 + len(e.Key) + len(e.Namespace) + len(e.Value); size > maxEntrySize {
 		return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
 	}
+	buf := kw.open(e.Hash, backend.EncodedLen(e))
+	*buf = appendEntry(*buf, e)
+	return kw.added(e.Hash)
+}
+
+// open makes room for an entry of size bytes with hash h in the open block,
+// starting a block if none is open, and returns the buffer to append the
+// entry to: the sink's own buffer for raw blocks (built in place), the
+// block's payload for compressed ones.
+func (kw *KeyedWriter) open(h uint64, size int) *[]byte {
 	if kw.n == 0 {
-		kw.first = e.Hash
+		kw.first = h
 	}
-	var payload int
-	if kw.enc == nil {
-		s := kw.sink
-		size := backend.EncodedLen(e)
-		if kw.n == 0 {
-			// Room for the whole block at once: growing the buffer
-			// entry by entry would copy it over and over.
-			s.reserve(blockHeaderSize + kw.blockSize + size + blockTrailerSize)
-			kw.blkStart = len(s.buf)
-			s.buf = s.buf[:kw.blkStart+blockHeaderSize]
-		} else {
-			s.reserve(size)
-		}
-		kw.prevOff = len(s.buf)
-		s.buf = appendEntry(s.buf, e)
-		payload = len(s.buf) - kw.blkStart - blockHeaderSize
-	} else {
+	if kw.enc != nil {
 		kw.prevOff = len(kw.raw)
-		kw.raw = appendEntry(kw.raw, e)
-		payload = len(kw.raw)
+		return &kw.raw
 	}
+	s := kw.sink
+	if kw.n == 0 {
+		// Room for the whole block at once: growing the buffer entry by
+		// entry would copy it over and over.
+		s.reserve(blockHeaderSize + kw.blockSize + size + blockTrailerSize)
+		kw.blkStart = len(s.buf)
+		s.buf = s.buf[:kw.blkStart+blockHeaderSize]
+	} else {
+		s.reserve(size)
+	}
+	kw.prevOff = len(s.buf)
+	return &s.buf
+}
+
+// added counts the entry with hash h just appended after open, and writes
+// the block out once its payload reaches the block size.
+func (kw *KeyedWriter) added(h uint64) error {
 	kw.n++
-	kw.last = e.Hash
+	kw.last = h
 	kw.hasPrev = true
+	payload := len(kw.raw)
+	if kw.enc == nil {
+		payload = len(kw.sink.buf) - kw.blkStart - blockHeaderSize
+	}
 	if payload >= kw.blockSize {
 		return kw.flush()
 	}
@@ -549,35 +563,10 @@ func (kw *KeyedWriter) AddEncoded(buf []byte, spans []backend.Span) error {
 				return kw.fail(fmt.Errorf("format: state %q: entry of %d bytes is larger than the maximum %d", kw.state, size, maxEntrySize))
 			}
 		}
-		var payload int
-		if kw.enc == nil {
-			s := kw.sink
-			if kw.n == 0 {
-				kw.first = h
-				s.reserve(blockHeaderSize + kw.blockSize + sp.Len + blockTrailerSize)
-				kw.blkStart = len(s.buf)
-				s.buf = s.buf[:kw.blkStart+blockHeaderSize]
-			} else {
-				s.reserve(sp.Len)
-			}
-			kw.prevOff = len(s.buf)
-			s.buf = append(s.buf, p...)
-			payload = len(s.buf) - kw.blkStart - blockHeaderSize
-		} else {
-			if kw.n == 0 {
-				kw.first = h
-			}
-			kw.prevOff = len(kw.raw)
-			kw.raw = append(kw.raw, p...)
-			payload = len(kw.raw)
-		}
-		kw.n++
-		kw.last = h
-		kw.hasPrev = true
-		if payload >= kw.blockSize {
-			if err := kw.flush(); err != nil {
-				return err
-			}
+		buf := kw.open(h, sp.Len)
+		*buf = append(*buf, p...)
+		if err := kw.added(h); err != nil {
+			return err
 		}
 	}
 	return nil
