@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -114,8 +115,10 @@ func WithRestartStrategy(attempts int, delay time.Duration) Option {
 }
 
 // AllowNonRestoredState lets a job start from a snapshot that holds state
-// for operators the job no longer has; that state is skipped and listed in
-// the log (Flink's --allowNonRestoredState).
+// the job no longer has: the state of operators it no longer has, and
+// states an operator it has no longer declares. That state is skipped,
+// logged and listed by JobClient.Skipped (Flink's --allowNonRestoredState,
+// which covers the first kind only).
 func AllowNonRestoredState() RestoreOption {
 	return func(c *restoreConfig) { c.allowNonRestored = true }
 }
@@ -248,11 +251,15 @@ func (e *Environment) ExecuteAsync(ctx context.Context, jobName string) (*JobCli
 // start starts (or restarts) the job's tasks and a coordinator for them.
 func (c *JobClient) start(restore engine.RestoreSource, lastID uint64, owned []string) error {
 	e := c.env
-	job, err := engine.Start(c.ctx, e.nodes, engine.Options{
+	opts := engine.Options{
 		Parallelism: e.parallelism, Clock: e.clock, Logger: e.logger,
 		OnSnapshot: func(s engine.TaskSnapshot) { c.acks <- s },
 		Restore:    restore,
-	})
+	}
+	if e.restore != nil && e.restore.allowNonRestored {
+		opts.DropUndeclared = c.dropUndeclared
+	}
+	job, err := engine.Start(c.ctx, e.nodes, opts)
 	if err != nil {
 		return fmt.Errorf("weir: job %q: %w", c.name, err)
 	}
@@ -340,8 +347,34 @@ func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) 
 func (c *JobClient) ID() string { return hex.EncodeToString(c.id[:]) }
 
 // Skipped returns the operators whose state the restore skipped
-// (AllowNonRestoredState).
-func (c *JobClient) Skipped() []UnmatchedOperator { return c.skipped }
+// (AllowNonRestoredState), with the states skipped: every state of an
+// operator the job no longer has, and the states an operator of the job no
+// longer declares.
+func (c *JobClient) Skipped() []UnmatchedOperator {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.skipped)
+}
+
+// dropUndeclared records and logs, once, that the restore skips state of
+// operator n that n no longer declares (engine.Options.DropUndeclared). The
+// engine calls it from the subtasks' restores, concurrently.
+func (c *JobClient) dropUndeclared(n *engine.Node, state string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := n.ID.String()
+	i := slices.IndexFunc(c.skipped, func(u UnmatchedOperator) bool { return u.ID == id })
+	if i < 0 {
+		c.skipped = append(c.skipped, UnmatchedOperator{ID: id, UID: n.UID, Name: n.Name})
+		i = len(c.skipped) - 1
+	}
+	u := &c.skipped[i]
+	if slices.Contains(u.States, state) {
+		return
+	}
+	u.States = append(u.States, state)
+	c.env.logger.Warn("weir: skipping state the operator no longer declares", "operator", n.Name, "uid", n.UID, "id", id, "state", state)
+}
 
 // LatestCheckpoint returns the newest completed checkpoint's directory, or
 // "".

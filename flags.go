@@ -49,7 +49,7 @@ func normalizeRestoreMode(s string) (RestoreMode, error) {
 // them to the jobs it runs (weir run -s PATH -p 4 JOB ...):
 //
 //	-s, --from-savepoint PATH       start from a savepoint or retained checkpoint
-//	-n, --allow-non-restored-state  skip snapshot state no operator matches
+//	-n, --allow-non-restored-state  skip snapshot state no operator matches or declares
 //	-p, --parallelism N             default parallelism
 //	--restore-mode claim|no-claim   who owns the snapshot (default no-claim)
 //	--config FILE                   YAML configuration (see Config)
@@ -145,7 +145,7 @@ func (v configValue) Set(s string) error {
 func (jf *JobFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&jf.FromSavepoint, "s", "", "start from the savepoint (or retained checkpoint) at `path`: its directory or _metadata file")
 	fs.StringVar(&jf.FromSavepoint, "from-savepoint", "", "start from the savepoint at `path` (same as -s)")
-	fs.BoolVar(&jf.AllowNonRestoredState, "n", false, "with -s: skip (and list) savepoint state that no operator of the job matches, instead of failing")
+	fs.BoolVar(&jf.AllowNonRestoredState, "n", false, "with -s: skip (and list) savepoint state that no operator of the job matches or declares, instead of failing")
 	fs.BoolVar(&jf.AllowNonRestoredState, "allow-non-restored-state", false, "same as -n")
 	fs.Var(parallelismValue{&jf.Parallelism}, "p", "run operators that set no parallelism with `N` subtasks (overrides parallelism.default)")
 	fs.Var(parallelismValue{&jf.Parallelism}, "parallelism", "default parallelism `N` (same as -p)")

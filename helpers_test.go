@@ -231,13 +231,18 @@ func (s *pushSource[T]) NewReader(weir.SourceContext) (weir.SourceReader[T], err
 }
 
 type pushReader[T any] struct {
-	s    *pushSource[T]
-	mine []chan item[T]
+	s      *pushSource[T]
+	mine   []chan item[T]
+	splits [][]byte // mine[i] is split splits[i]
 }
 
 func (r *pushReader[T]) AddSplits(splits [][]byte) error {
 	for _, b := range splits {
+		if int(b[0]) >= len(r.s.chans) {
+			continue // restored into a source with fewer splits: ended
+		}
 		r.mine = append(r.mine, r.s.chans[b[0]])
+		r.splits = append(r.splits, b)
 	}
 	return nil
 }
@@ -276,8 +281,20 @@ func (r *pushReader[T]) Read(out weir.SourceOutput[T]) (weir.ReadStatus, error) 
 	return weir.ReadStatus{Wait: time.Millisecond}, nil
 }
 
-func (r *pushReader[T]) SnapshotSplits() ([][]byte, error) { return nil, nil }
-func (r *pushReader[T]) Close() error                      { return nil }
+// SnapshotSplits returns the splits still open, so that a job restored
+// with a new pushSource reads the same splits of it (their positions are
+// not kept: a restored job reads what is pushed after the restore).
+func (r *pushReader[T]) SnapshotSplits() ([][]byte, error) {
+	var open [][]byte
+	for i, c := range r.mine {
+		if c != nil {
+			open = append(open, r.splits[i])
+		}
+	}
+	return open, nil
+}
+
+func (r *pushReader[T]) Close() error { return nil }
 
 // liveSink collects records as they are written, so that a test can wait
 // for results of a job that is still running.

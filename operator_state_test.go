@@ -48,16 +48,21 @@ func (r *listRecorder) wait(t *testing.T, n int) map[int][]int64 {
 }
 
 // listKeeper appends every value of its first input to an operator list
-// state named "seen" and echoes it; at Open it records the list's restored
+// state (named "seen" unless name says otherwise) and echoes it; at Open it records the list's restored
 // contents.
 type listKeeper struct {
+	name string // of the list; "" means "seen"
 	mode state.Redistribution
 	rec  *listRecorder
 	seen state.List[int64]
 }
 
 func (k *listKeeper) Open(ctx *weir.OperatorContext) error {
-	l, err := state.GetOperatorList(ctx, state.ListDescriptor[int64]{Name: "seen"}, k.mode)
+	name := k.name
+	if name == "" {
+		name = "seen"
+	}
+	l, err := state.GetOperatorList(ctx, state.ListDescriptor[int64]{Name: name}, k.mode)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ the job's ID as the last line.`,
 	f := cmd.Flags()
 	f.SetInterspersed(false) // flags after JOB_BINARY belong to the job
 	f.StringVarP(&o.savepoint, "from-savepoint", "s", "", "start the job from the savepoint (or retained checkpoint) at `PATH`")
-	f.BoolVarP(&o.allowNonRestored, "allow-non-restored-state", "n", false, "skip savepoint state that no operator of the job matches")
+	f.BoolVarP(&o.allowNonRestored, "allow-non-restored-state", "n", false, "skip savepoint state that no operator of the job matches or declares")
 	f.IntVarP(&o.parallelism, "parallelism", "p", 0, "the job's default parallelism `N`")
 	f.StringVar(&o.restoreMode, "restore-mode", "", "restore `MODE`: no-claim (default) or claim")
 	f.BoolVarP(&o.detached, "detached", "d", false, "run the job in the background; print its ID when it has registered")

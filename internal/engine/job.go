@@ -52,6 +52,12 @@ type Options struct {
 	// loaded in parallel: Keyed and Schemas are called from several
 	// goroutines at once and must be safe for concurrent use.
 	Restore RestoreSource
+	// DropUndeclared, if set, lets a restore skip state that the snapshot
+	// holds for an operator of the job but that the operator no longer
+	// declares (--allow-non-restored-state): it is called with the
+	// operator and the state's name, from any goroutine and once per
+	// subtask that skips it. If nil, such state fails the restore.
+	DropUndeclared func(n *Node, state string)
 }
 
 func (o *Options) ensureDefaults() {
@@ -404,7 +410,7 @@ type keyedRestore struct {
 
 // run loads the state, turning a panic into a *PanicError, and wraps an
 // error with the operator and subtask as a failure to create them.
-func (k *keyedRestore) run(logger *slog.Logger) (err error) {
+func (k *keyedRestore) run(logger *slog.Logger, drop func(*Node, string)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(failure); ok {
@@ -420,7 +426,7 @@ func (k *keyedRestore) run(logger *slog.Logger) (err error) {
 			err = fmt.Errorf("engine: creating %s (subtask %d/%d): %w", k.head.Name, k.t.subtask+1, k.t.parallelism, err)
 		}
 	}()
-	return restoreKeyed(k.src, k.node, k.inst, k.r)
+	return restoreKeyed(k.src, k.node, k.inst, k.r, drop)
 }
 
 // restorePending runs the pending keyed restores on up to 4 x GOMAXPROCS
@@ -434,7 +440,7 @@ func (j *job) restorePending() error {
 	// Every subtask at once, up to a bound on the read buffers in use: the
 	// restores read files and are as many as the subtasks, often not a
 	// multiple of the processors.
-	return ParallelWidth(4*runtime.GOMAXPROCS(0), len(pending), func(i int) error { return pending[i].run(j.opts.Logger) })
+	return ParallelWidth(4*runtime.GOMAXPROCS(0), len(pending), func(i int) error { return pending[i].run(j.opts.Logger, j.opts.DropUndeclared) })
 }
 
 // instantiate creates node n and, recursively, the nodes chained after it,
@@ -480,6 +486,14 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 	if err != nil {
 		return nil, err
 	}
+	// The operator is open: the states it declared are all a restore
+	// loads, now or after a failure, so none may be added later.
+	if s, ok := inst.Keyed.(interface{ Seal() }); ok {
+		s.Seal()
+	}
+	if inst.Operator != nil {
+		inst.Operator.Seal()
+	}
 	if restoring {
 		// Close what Make opened if restoring fails.
 		fail := func(err error) (*Instance, error) {
@@ -488,7 +502,7 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 			}
 			return nil, err
 		}
-		if err := restoreLists(src, n, inst, ctx.restored); err != nil {
+		if err := restoreLists(src, n, inst, ctx.restored, j.opts.DropUndeclared); err != nil {
 			return fail(err)
 		}
 		// The keyed state, the bulk of a snapshot, is loaded by build once

@@ -76,8 +76,9 @@ func checkList(src RestoreSource, n *Node, name string, mode opstate.Mode, schem
 
 // restoreLists loads the restored operator lists into an operator's state,
 // apart from those its backend took when they were registered
-// (Context.OperatorState).
-func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte) error {
+// (Context.OperatorState). A list the operator does not declare fails the
+// restore, or, with drop (Options.DropUndeclared), is skipped.
+func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte, drop func(*Node, string)) error {
 	if len(lists) == 0 {
 		return nil
 	}
@@ -98,7 +99,11 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 		}
 		t := byName[name]
 		if t == nil {
-			return fmt.Errorf("operator %q: the snapshot has operator state %q, which this version of the operator does not declare", n.Name, name)
+			if drop != nil {
+				drop(n, name)
+				continue
+			}
+			return undeclared(n, "operator", name)
 		}
 		if err := checkList(src, n, name, t.Mode(), t.Schema()); err != nil {
 			return err
@@ -113,20 +118,25 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 // restoreKeyed loads the keyed entries of the subtask's hash range, after
 // checking, once per state, that the serializers the job declares can read
 // what the snapshot's were written with.
-func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) error {
+func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, drop func(*Node, string)) error {
 	var (
-		last  string
-		table backend.Table
-		runs  backend.RunRestorer // table, if it restores runs
+		started bool
+		last    string
+		table   backend.Table       // nil while skipping last
+		runs    backend.RunRestorer // table, if it restores runs
 	)
-	// use makes state the table restored into.
+	// use makes state the table restored into, or skips it.
 	use := func(state string) error {
-		last, table, runs = state, nil, nil
+		started, last, table, runs = true, state, nil, nil
 		if inst.Keyed != nil {
 			table = inst.Keyed.Table(state)
 		}
 		if table == nil {
-			return fmt.Errorf("operator %q: the snapshot has keyed state %q, which this version of the operator does not declare", n.Name, state)
+			if drop != nil {
+				drop(n, state)
+				return nil
+			}
+			return undeclared(n, "keyed", state)
 		}
 		if err := checkSchemas(src, n, table); err != nil {
 			return err
@@ -141,10 +151,13 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 	}
 	if rs, ok := src.(KeyedRunSource); ok {
 		return rs.KeyedRuns(n.ID, r, func(state string, run []byte, k int) error {
-			if table == nil || state != last {
+			if !started || state != last {
 				if err := use(state); err != nil {
 					return err
 				}
+			}
+			if table == nil {
+				return nil
 			}
 			if runs != nil {
 				return runs.RestoreRun(run, k)
@@ -163,10 +176,13 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 		})
 	}
 	return src.Keyed(n.ID, r, func(state string, e backend.Entry) error {
-		if table == nil || state != last {
+		if !started || state != last {
 			if err := use(state); err != nil {
 				return err
 			}
+		}
+		if table == nil {
+			return nil
 		}
 		return table.Restore(e)
 	})
@@ -209,6 +225,13 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 		}
 	}
 	return nil
+}
+
+// undeclared is the error for a restored operator's state of kind (keyed
+// or operator) that the job's version of the operator does not declare.
+func undeclared(n *Node, kind, state string) error {
+	return fmt.Errorf("%s: the savepoint has %s state %q, which this version of the operator does not declare when it opens; declare it again (same name and types) to keep it, or start with --allow-non-restored-state to drop it",
+		operatorLabel(n), kind, state)
 }
 
 // operatorLabel names an operator in restore errors by name, UID and ID.

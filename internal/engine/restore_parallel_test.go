@@ -397,7 +397,7 @@ func TestParallelRestoreError(t *testing.T) {
 				return errors.As(err, &pe) && errors.Is(err, injected)
 			}},
 		{"state not declared", nil, false, false,
-			`^engine: creating counter \(subtask [1-3]/3\): operator "counter": the snapshot has keyed state "count", which this version of the operator does not declare$`,
+			`^engine: creating counter \(subtask [1-3]/3\): operator "counter" \(uid \(none\), id c0+2\): the savepoint has keyed state "count", which this version of the operator does not declare when it opens; declare it again \(same name and types\) to keep it, or start with --allow-non-restored-state to drop it$`,
 			func(error) bool { return true }},
 	}
 	for _, c := range cases {

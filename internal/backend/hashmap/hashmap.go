@@ -8,6 +8,7 @@
 package hashmap
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -29,6 +30,9 @@ type Backend[K comparable] struct {
 	now     func() int64
 	tables  []backend.Table
 	byName  map[string]backend.Table
+	// sealed is set once the operator is open (Seal): states registered
+	// later could not have been restored.
+	sealed bool
 }
 
 // New returns an empty backend. hash must be the key type's stable hash and
@@ -83,7 +87,19 @@ func (b *Backend[K]) Tables() []backend.Table { return b.tables }
 // Table implements backend.Keyed.
 func (b *Backend[K]) Table(name string) backend.Table { return b.byName[name] }
 
+// Seal ends registration: once the operator owning b is open, a new state
+// is refused. A restore loads the states registered by then, so a state
+// first registered later would start empty after every restore, silently.
+func (b *Backend[K]) Seal() { b.sealed = true }
+
+// ErrSealed is returned for a state first registered after its operator was
+// opened (Seal).
+var ErrSealed = errors.New("keyed state must be registered when the operator opens (in its Open method), where a restore finds it; this one was registered later")
+
 func (b *Backend[K]) register(t backend.Table) error {
+	if b.sealed {
+		return fmt.Errorf("hashmap: state %q: %w", t.Name(), ErrSealed)
+	}
 	if old, ok := b.byName[t.Name()]; ok {
 		return fmt.Errorf("hashmap: state %q is already registered as %s state", t.Name(), old.Kind())
 	}

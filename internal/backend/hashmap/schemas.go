@@ -1,8 +1,30 @@
 package hashmap
 
 import (
+	"fmt"
+
 	"github.com/weirstream/weir/serde"
 )
+
+// describable checks that the serializers of state name (those not nil)
+// describe themselves (serde.SchemaFor): without a serializer snapshot a
+// later version of the job could not be checked against the savepoint.
+func describable[K, N, V any](name string, k serde.Serializer[K], n serde.Serializer[N], v serde.Serializer[V]) error {
+	for _, err := range []error{schemaErr(k), schemaErr(n), schemaErr(v)} {
+		if err != nil {
+			return fmt.Errorf("hashmap: state %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func schemaErr[T any](ser serde.Serializer[T]) error {
+	if ser == nil {
+		return nil
+	}
+	_, err := serde.SchemaFor(ser)
+	return err
+}
 
 // encodedSchema returns the encoded schema of ser, or nil if it cannot
 // describe itself.

@@ -39,6 +39,9 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
+	if err := describable(name, b.keySer, nsSer, valSer); err != nil {
+		return nil, err
+	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
@@ -248,6 +251,9 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
 		return t, err
 	}
+	if err := describable(name, b.keySer, nsSer, valSer); err != nil {
+		return nil, err
+	}
 	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
@@ -452,6 +458,12 @@ type Map[K, N, UK comparable, UV any] struct {
 func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde.Serializer[N], ukSer serde.Serializer[UK], uvSer serde.Serializer[UV], ttl TTL) (*Map[K, N, UK, UV], error) {
 	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
 		return t, err
+	}
+	if err := describable(name, b.keySer, nsSer, ukSer); err != nil {
+		return nil, err
+	}
+	if err := describable[UV, UV, UV](name, nil, nil, uvSer); err != nil {
+		return nil, err
 	}
 	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)

@@ -11,6 +11,7 @@
 package opstate
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 
@@ -60,7 +61,18 @@ type Backend struct {
 	// them.
 	restored map[string][][]byte
 	check    func(name string, mode Mode, schema []byte) error
+	// sealed is set once the operator is open (Seal).
+	sealed bool
 }
+
+// ErrSealed is returned for a list first registered after its operator was
+// opened (Seal).
+var ErrSealed = errors.New("operator state must be registered when the operator opens (in its Open method), where a restore finds it; this one was registered later")
+
+// Seal ends registration: once the operator owning b is open, a new list is
+// refused. A restore hands out the lists registered by then, so a list
+// first registered later would start empty after every restore, silently.
+func (b *Backend) Seal() { b.sealed = true }
 
 // New returns an empty backend.
 func New() *Backend { return &Backend{byName: map[string]Table{}} }
@@ -105,6 +117,12 @@ func NewList[T any](b *Backend, name string, mode Mode, ser serde.Serializer[T])
 			return nil, fmt.Errorf("opstate: state %q is already registered with another type or mode (%s)", name, old.Mode())
 		}
 		return l, nil
+	}
+	if b.sealed {
+		return nil, fmt.Errorf("opstate: list %q: %w", name, ErrSealed)
+	}
+	if _, err := serde.SchemaFor(ser); err != nil {
+		return nil, fmt.Errorf("opstate: list %q: %w", name, err)
 	}
 	l := &List[T]{name: name, mode: mode, ser: ser}
 	if elems, ok := b.restored[name]; ok {

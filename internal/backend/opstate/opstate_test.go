@@ -1,6 +1,7 @@
 package opstate
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,3 +121,32 @@ func TestNewRestored(t *testing.T) {
 		t.Fatal("a fresh backend reports a restored list")
 	}
 }
+
+// TestSeal: once sealed, a backend refuses a new list and still hands out
+// the lists registered before; a list whose serializer's snapshot is
+// invalid is refused.
+func TestSeal(t *testing.T) {
+	b := New()
+	l, err := NewList(b, "splits", EvenSplit, serde.Bytes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewList[int64](b, "bad", Union, badSchema{}); !errors.Is(err, serde.ErrInvalidSchema) {
+		t.Fatalf("list with an invalid serializer snapshot: %v", err)
+	}
+	b.Seal()
+	if again, err := NewList(b, "splits", EvenSplit, serde.Bytes{}); err != nil || again != l {
+		t.Fatalf("the list registered before Seal: %v, %v", again, err)
+	}
+	if _, err := NewList(b, "late", EvenSplit, serde.Bytes{}); !errors.Is(err, ErrSealed) {
+		t.Fatalf("list registered after Seal: %v, want ErrSealed", err)
+	}
+	if n := len(b.Tables()); n != 1 {
+		t.Fatalf("%d lists, want 1", n)
+	}
+}
+
+// badSchema is a serializer whose snapshot is not a valid schema.
+type badSchema struct{ serde.Int64 }
+
+func (badSchema) Schema() serde.Schema { return serde.Schema{} }

@@ -1,0 +1,185 @@
+package weir_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weirstream/weir"
+	"github.com/weirstream/weir/state"
+)
+
+// declCounter counts records per key in state "count", and, in the version
+// with extra, also declares state "extra". late makes it register state
+// "late" on its first record, after Open, which weir refuses.
+type declCounter struct {
+	extra, late bool
+	count       state.Value[int64]
+	more        state.Value[int64]
+}
+
+func (c *declCounter) Open(ctx *weir.KeyedContext[int64]) error {
+	var err error
+	if c.count, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "count"}); err != nil {
+		return err
+	}
+	if c.extra {
+		c.more, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "extra"})
+	}
+	return err
+}
+
+func (c *declCounter) ProcessElement(ctx *weir.KeyedContext[int64], v int64, out weir.Collector[string]) error {
+	if c.late {
+		if _, err := state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "late"}); err != nil {
+			return err
+		}
+	}
+	n, _ := c.count.Value()
+	c.count.Update(n + 1)
+	if c.extra {
+		c.more.Update(v)
+	}
+	out.Collect(fmt.Sprintf("%d:%d", v%5, n+1))
+	return nil
+}
+
+// declJob builds numbers -> counter (keyed by v%5) -> sink at parallelism
+// p, with counter as the counting function.
+func declJob(env *weir.Environment, p int, src *pushSource[int64], counter *declCounter) *liveSink[string] {
+	nums := weir.FromSource(env, src, weir.NoWatermarks[int64]()).UID("numbers").Parallelism(1)
+	counts := weir.Process(weir.KeyBy(nums, func(v int64) int64 { return v % 5 }), counter).UID("counter").Parallelism(p)
+	sink := newLiveSink[string]()
+	weir.To(counts, sink).UID("sink")
+	return sink
+}
+
+// TestUndeclaredStateRestore: a savepoint holding a state the new version
+// of an operator no longer declares (keyed state here, an operator list
+// below) fails the restore, naming the operator and the state and what to
+// do; with AllowNonRestoredState the state is dropped and listed, and the
+// state the operator still declares continues.
+func TestUndeclaredStateRestore(t *testing.T) {
+	src := newPushSource[int64](1)
+	env := newEnv(weir.WithSavepointDir(t.TempDir()))
+	sink := declJob(env, 2, src, &declCounter{extra: true})
+	job, err := env.ExecuteAsync(context.Background(), "decl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range int64(10) {
+		src.Push(0, v, v)
+	}
+	sink.WaitLen(t, 10)
+	path, err := job.StopWithSavepoint(context.Background(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	env = newEnv(weir.FromSavepoint(path))
+	declJob(env, 3, newPushSource[int64](1), &declCounter{})
+	if job, err := env.ExecuteAsync(context.Background(), "decl"); err == nil {
+		job.Cancel()
+		_ = job.Wait()
+		t.Fatal("restore without the state declared succeeded")
+	} else {
+		for _, want := range []string{`operator "KeyedProcess" (uid counter, id `, `keyed state "extra"`, "does not declare", "--allow-non-restored-state"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("restore error %q does not contain %q", err, want)
+			}
+		}
+	}
+
+	src = newPushSource[int64](1)
+	env = newEnv(weir.FromSavepoint(path, weir.AllowNonRestoredState()))
+	sink = declJob(env, 3, src, &declCounter{})
+	job, err = env.ExecuteAsync(context.Background(), "decl")
+	if err != nil {
+		t.Fatalf("restore with AllowNonRestoredState: %v", err)
+	}
+	defer func() {
+		job.Cancel()
+		_ = job.Wait()
+	}()
+	skipped := job.Skipped()
+	if len(skipped) != 1 || skipped[0].UID != "counter" || !reflect.DeepEqual(skipped[0].States, []string{"extra"}) {
+		t.Fatalf("Skipped() = %+v, want the counter with state extra", skipped)
+	}
+	for v := int64(10); v < 15; v++ {
+		src.Push(0, v, v)
+	}
+	got := sink.WaitLen(t, 5)
+	slices.Sort(got)
+	// Each of the 5 keys had 2 records before the savepoint.
+	if want := []string{"0:3", "1:3", "2:3", "3:3", "4:3"}; !slices.Equal(got, want) {
+		t.Fatalf("after the restore: %v, want %v", got, want)
+	}
+}
+
+// TestUndeclaredOperatorListRestore is TestUndeclaredStateRestore for an
+// operator list state.
+func TestUndeclaredOperatorListRestore(t *testing.T) {
+	path := listSavepoint(t, 2, 8, state.EvenSplit)
+	build := func(env *weir.Environment) *listRecorder {
+		rec := newListRecorder()
+		a := weir.FromSource(env, newPushSource[int64](2), weir.NoWatermarks[int64]()).UID("numbers").Parallelism(2)
+		b := weir.FromSource(env, newPushSource[string](1), weir.NoWatermarks[string]()).UID("words").Parallelism(1)
+		kept := weir.CoProcess[int64, string, int64](weir.Connect(a, b), &listKeeper{name: "renamed", mode: state.EvenSplit, rec: rec}).UID("keeper").Parallelism(2)
+		weir.To(kept, newLiveSink[int64]()).UID("sink")
+		return rec
+	}
+	env := newEnv(weir.FromSavepoint(path))
+	build(env)
+	if job, err := env.ExecuteAsync(context.Background(), "lists"); err == nil {
+		job.Cancel()
+		_ = job.Wait()
+		t.Fatal("restore without the list declared succeeded")
+	} else if !strings.Contains(err.Error(), `(uid keeper, id `) || !strings.Contains(err.Error(), `operator state "seen"`) {
+		t.Fatalf("restore error %q does not name the operator and its list", err)
+	}
+
+	env = newEnv(weir.FromSavepoint(path, weir.AllowNonRestoredState()))
+	rec := build(env)
+	job, err := env.ExecuteAsync(context.Background(), "lists")
+	if err != nil {
+		t.Fatalf("restore with AllowNonRestoredState: %v", err)
+	}
+	defer func() {
+		job.Cancel()
+		_ = job.Wait()
+	}()
+	for i, got := range rec.wait(t, 2) {
+		if len(got) != 0 {
+			t.Errorf("subtask %d: the new list started with %v", i, got)
+		}
+	}
+	skipped := job.Skipped()
+	if len(skipped) != 1 || skipped[0].UID != "keeper" || !reflect.DeepEqual(skipped[0].States, []string{"seen"}) {
+		t.Fatalf("Skipped() = %+v, want the keeper with list seen", skipped)
+	}
+}
+
+// TestStateRegisteredAfterOpen: a state first registered after Open fails
+// the job with an error saying where to register it. It could not be
+// restored: a restore loads the states declared by the end of Open.
+func TestStateRegisteredAfterOpen(t *testing.T) {
+	src := newPushSource[int64](1)
+	env := newEnv()
+	declJob(env, 1, src, &declCounter{late: true})
+	job, err := env.ExecuteAsync(context.Background(), "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Push(0, 1, 1)
+	err = job.Wait()
+	if err == nil || !strings.Contains(err.Error(), `state "late"`) || !strings.Contains(err.Error(), "in its Open method") {
+		t.Fatalf("Wait = %v, want the late registration refused", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v: the job was cancelled, not failed", err)
+	}
+}

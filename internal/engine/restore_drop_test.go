@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/keyspace"
+)
+
+// runSource hands a RestoreSource's keyed entries over as runs of one
+// entry, the path restores from savepoint files take (KeyedRunSource).
+type runSource struct{ RestoreSource }
+
+func (s runSource) KeyedRuns(id OperatorID, r keyspace.Range, fn func(string, []byte, int) error) error {
+	return s.Keyed(id, r, func(state string, e backend.Entry) error {
+		return fn(state, backend.AppendEncoded(nil, e), 1)
+	})
+}
+
+// TestRestoreDropsUndeclaredState: with DropUndeclared, a keyed state the
+// savepoint holds for an operator that no longer declares it is skipped,
+// reported once per subtask, and the operator's other state is restored in
+// full; entry by entry and in runs.
+func TestRestoreDropsUndeclaredState(t *testing.T) {
+	ms, all := takeSnapshot(t)
+	const p = 3
+	for _, c := range []struct {
+		name string
+		src  RestoreSource
+	}{{"entries", ms}, {"runs", runSource{ms}}} {
+		t.Run(c.name, func(t *testing.T) {
+			rj := newRestoreJob(0, false)
+			rj.declareCounts = false
+			var (
+				mu      sync.Mutex
+				dropped []string
+			)
+			j, err := Start(context.Background(), rj.nodes, Options{Parallelism: p, Restore: c.src,
+				DropUndeclared: func(n *Node, state string) {
+					mu.Lock()
+					defer mu.Unlock()
+					dropped = append(dropped, fmt.Sprintf("%s/%s", n.Name, state))
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Cancel()
+			if err := j.Wait(); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Wait = %v, want context.Canceled", err)
+			}
+			if want := slices.Repeat([]string{"counter/count"}, p); !slices.Equal(dropped, want) {
+				t.Errorf("dropped %q, want %q (once per subtask)", dropped, want)
+			}
+			var odd []ownedEntry
+			for _, es := range rj.state(t, "odd") {
+				odd = append(odd, es...)
+			}
+			slices.SortFunc(odd, cmpOwned)
+			if !slices.Equal(odd, all["odd"]) {
+				t.Errorf("state odd: %d entries restored, want all %d", len(odd), len(all["odd"]))
+			}
+		})
+	}
+}
