@@ -216,3 +216,31 @@ func BenchmarkCapture(b *testing.B) {
 		t.Capture().Release()
 	}
 }
+
+// BenchmarkBytesPut measures writing 48-byte []byte values, each made fresh
+// as a job makes them: to new keys (insert), and over 1 Mi existing keys
+// (update), where replaced values make the shards' arenas compact.
+func BenchmarkBytesPut(b *testing.B) {
+	for _, mode := range []string{"insert", "update"} {
+		b.Run(mode, func(b *testing.B) {
+			be, t := benchTable(b, 0)
+			keys := int64(1 << 20)
+			if mode == "update" {
+				be, t = benchTable(b, int(keys))
+			}
+			b.ReportAllocs()
+			k := int64(0)
+			for b.Loop() {
+				if mode == "update" {
+					be.SetCurrentKey(k * 7919 % keys)
+				} else {
+					be.SetCurrentKey(k)
+				}
+				v := make([]byte, 48)
+				binary.BigEndian.PutUint64(v, uint64(k))
+				t.Put(v)
+				k++
+			}
+		})
+	}
+}
