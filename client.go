@@ -353,27 +353,33 @@ func (c *JobClient) ID() string { return hex.EncodeToString(c.id[:]) }
 func (c *JobClient) Skipped() []UnmatchedOperator {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.skipped)
+	out := slices.Clone(c.skipped)
+	for i := range out {
+		out[i].States = slices.Clone(out[i].States)
+	}
+	return out
 }
 
 // dropUndeclared records and logs, once, that the restore skips state of
 // operator n that n no longer declares (engine.Options.DropUndeclared). The
 // engine calls it from the subtasks' restores, concurrently.
 func (c *JobClient) dropUndeclared(n *engine.Node, state string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	id := n.ID.String()
+	c.mu.Lock()
 	i := slices.IndexFunc(c.skipped, func(u UnmatchedOperator) bool { return u.ID == id })
 	if i < 0 {
-		c.skipped = append(c.skipped, UnmatchedOperator{ID: id, UID: n.UID, Name: n.Name})
+		c.skipped = append(c.skipped, UnmatchedOperator{ID: id, UID: n.UID, Name: n.Name, InJob: true})
 		i = len(c.skipped) - 1
 	}
 	u := &c.skipped[i]
-	if slices.Contains(u.States, state) {
-		return
+	seen := slices.Contains(u.States, state)
+	if !seen {
+		u.States = append(u.States, state)
 	}
-	u.States = append(u.States, state)
-	c.env.logger.Warn("weir: skipping state the operator no longer declares", "operator", n.Name, "uid", n.UID, "id", id, "state", state)
+	c.mu.Unlock()
+	if !seen {
+		c.env.logger.Warn("weir: skipping state the operator no longer declares", "operator", n.Name, "uid", n.UID, "id", id, "state", state)
+	}
 }
 
 // LatestCheckpoint returns the newest completed checkpoint's directory, or

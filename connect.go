@@ -24,7 +24,8 @@ func Connect[A, B any](a Stream[A], b Stream[B]) ConnectedStreams[A, B] {
 
 // OperatorContext is what a non-keyed function sees while it processes a
 // record. It is a state.OperatorStore: functions obtain operator list state
-// from it.
+// from it in their Open method (a list first registered later is refused;
+// see package state).
 type OperatorContext struct {
 	ctx *engine.Context
 	ops *opstate.Backend

@@ -14,8 +14,9 @@ import (
 )
 
 // declCounter counts records per key in state "count", and, in the version
-// with extra, also declares state "extra". late makes it register state
-// "late" on its first record, after Open, which weir refuses.
+// with extra, also declares states "extra" (written) and "unused" (never
+// written, so empty in a savepoint). late makes it register state "late"
+// on its first record, after Open, which weir refuses.
 type declCounter struct {
 	extra, late bool
 	count       state.Value[int64]
@@ -28,7 +29,10 @@ func (c *declCounter) Open(ctx *weir.KeyedContext[int64]) error {
 		return err
 	}
 	if c.extra {
-		c.more, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "extra"})
+		if c.more, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "extra"}); err != nil {
+			return err
+		}
+		_, err = state.GetValue(ctx, state.ValueDescriptor[string]{Name: "unused"})
 	}
 	return err
 }
@@ -58,11 +62,12 @@ func declJob(env *weir.Environment, p int, src *pushSource[int64], counter *decl
 	return sink
 }
 
-// TestUndeclaredStateRestore: a savepoint holding a state the new version
+// TestUndeclaredStateRestore: a savepoint holding states the new version
 // of an operator no longer declares (keyed state here, an operator list
-// below) fails the restore, naming the operator and the state and what to
-// do; with AllowNonRestoredState the state is dropped and listed, and the
-// state the operator still declares continues.
+// below), one of them empty, fails the restore with one error naming the
+// operator, each state and what to do; with AllowNonRestoredState the
+// states are dropped and listed, and the state the operator still declares
+// continues.
 func TestUndeclaredStateRestore(t *testing.T) {
 	src := newPushSource[int64](1)
 	env := newEnv(weir.WithSavepointDir(t.TempDir()))
@@ -87,7 +92,7 @@ func TestUndeclaredStateRestore(t *testing.T) {
 		_ = job.Wait()
 		t.Fatal("restore without the state declared succeeded")
 	} else {
-		for _, want := range []string{`operator "KeyedProcess" (uid counter, id `, `keyed state "extra"`, "does not declare", "--allow-non-restored-state"} {
+		for _, want := range []string{`operator "KeyedProcess" (uid counter, id `, `keyed state "extra", keyed state "unused"`, "do not declare", "--allow-non-restored-state", "weir.AllowNonRestoredState"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("restore error %q does not contain %q", err, want)
 			}
@@ -106,8 +111,12 @@ func TestUndeclaredStateRestore(t *testing.T) {
 		_ = job.Wait()
 	}()
 	skipped := job.Skipped()
-	if len(skipped) != 1 || skipped[0].UID != "counter" || !reflect.DeepEqual(skipped[0].States, []string{"extra"}) {
-		t.Fatalf("Skipped() = %+v, want the counter with state extra", skipped)
+	if len(skipped) != 1 || skipped[0].UID != "counter" || !skipped[0].InJob || !reflect.DeepEqual(skipped[0].States, []string{"extra", "unused"}) {
+		t.Fatalf("Skipped() = %+v, want the counter (in the job) with states extra and unused", skipped)
+	}
+	skipped[0].States[0] = "changed"
+	if again := job.Skipped(); again[0].States[0] != "extra" {
+		t.Fatalf("changing what Skipped returned changed the job's list: %+v", again)
 	}
 	for v := int64(10); v < 15; v++ {
 		src.Push(0, v, v)
@@ -138,7 +147,7 @@ func TestUndeclaredOperatorListRestore(t *testing.T) {
 		job.Cancel()
 		_ = job.Wait()
 		t.Fatal("restore without the list declared succeeded")
-	} else if !strings.Contains(err.Error(), `(uid keeper, id `) || !strings.Contains(err.Error(), `operator state "seen"`) {
+	} else if !strings.Contains(err.Error(), `(uid keeper, id `) || !strings.Contains(err.Error(), `operator list state "seen"`) {
 		t.Fatalf("restore error %q does not name the operator and its list", err)
 	}
 
@@ -158,7 +167,7 @@ func TestUndeclaredOperatorListRestore(t *testing.T) {
 		}
 	}
 	skipped := job.Skipped()
-	if len(skipped) != 1 || skipped[0].UID != "keeper" || !reflect.DeepEqual(skipped[0].States, []string{"seen"}) {
+	if len(skipped) != 1 || skipped[0].UID != "keeper" || !skipped[0].InJob || !reflect.DeepEqual(skipped[0].States, []string{"seen"}) {
 		t.Fatalf("Skipped() = %+v, want the keeper with list seen", skipped)
 	}
 }

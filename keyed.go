@@ -248,7 +248,9 @@ type KeyedTimerHandler[K comparable, O any] interface {
 	OnTimer(ctx *KeyedContext[K], ts int64, out Collector[O]) error
 }
 
-// ProcessFunc adapts a plain function to KeyedProcessFunction.
+// ProcessFunc adapts a plain function to KeyedProcessFunction. It has no
+// Open method, so it cannot declare keyed state (state must be registered
+// in Open); write a type with Open for a stateful function.
 type ProcessFunc[K comparable, I, O any] func(ctx *KeyedContext[K], v I, out Collector[O]) error
 
 // ProcessElement calls f.

@@ -232,6 +232,23 @@ func openSnapshot(path string) (*fileSnapshot, error) {
 // Has implements engine.RestoreSource.
 func (f *fileSnapshot) Has(id engine.OperatorID) bool { return f.ops[id] != nil }
 
+// States implements engine.RestoreSource.
+func (f *fileSnapshot) States(id engine.OperatorID) (keyed, lists []string) {
+	op := f.ops[id]
+	if op == nil {
+		return nil, nil
+	}
+	for _, st := range op.States {
+		switch {
+		case st.Kind.IsKeyed():
+			keyed = append(keyed, st.Name)
+		case st.Kind.IsOperatorList():
+			lists = append(lists, st.Name)
+		}
+	}
+	return keyed, lists
+}
+
 // Keyed implements engine.RestoreSource.
 func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(string, backend.Entry) error) error {
 	return f.eachKeyed(id, func(op format.OperatorID, name string) error {
@@ -337,13 +354,18 @@ func (f *fileSnapshot) OperatorLists(id engine.OperatorID, i, p int) (map[string
 	return out, nil
 }
 
-// UnmatchedOperator is an operator of a snapshot that no operator of the
-// job has the ID of.
+// UnmatchedOperator is an operator of a snapshot whose state the job does
+// not take: one that no operator of the job has the ID of, with all its
+// states, or, if InJob, one the job has, with the states it no longer
+// declares.
 type UnmatchedOperator struct {
 	ID     string
 	UID    string
 	Name   string
 	States []string
+	// InJob reports that the job has the operator, and States are those
+	// of its states that it no longer declares.
+	InJob bool
 }
 
 // String formats the operator as the restore error lists it.

@@ -14,11 +14,13 @@
 //
 // State names are unique per operator; they are how a savepoint finds the
 // state again after the job's code has changed. Every state must be
-// registered by the end of Open: a restore loads the states declared then,
-// so one registered later (on a first record, say) is refused with an
-// error, where Flink would let it start empty after every restore. A
-// savepoint state the new version no longer declares fails the restore,
-// unless the job starts with --allow-non-restored-state, which drops it.
+// registered by the end of Open: a restore checks the savepoint's states
+// against the ones declared then, so one registered later (on a first
+// record, say) is refused with an error. (Flink allows late registration,
+// so it cannot tell a state a new version dropped from one it registers
+// later, and keeps both.) A savepoint state the new version no longer
+// declares fails the restore, unless the job starts with
+// --allow-non-restored-state, which drops it.
 //
 // State lives on the heap as the values it was given, not copies of them,
 // as in Flink's heap state backend. A value that refers to memory (a slice,

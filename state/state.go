@@ -163,8 +163,9 @@ func serOr[T any](s serde.Serializer[T]) (serde.Serializer[T], error) {
 	return serde.Lookup[T]()
 }
 
-// GetValue returns the Value state described by d, registering it on first
-// use.
+// GetValue returns the Value state described by d, registering it the first
+// time it is asked for, which must be in the function's Open (see the
+// package documentation); later calls with the same descriptor return it.
 func GetValue[K comparable, T any](s Store[K], d ValueDescriptor[T]) (Value[T], error) {
 	t, err := valueTable(s, d.Name, backend.KindValue, d.Serializer, d.TTL)
 	if err != nil {

@@ -120,6 +120,9 @@ type Keyed interface {
 	Tables() []Table
 	// Table returns the state registered under name, or nil.
 	Table(name string) Table
+	// Seal ends registration: the operator is open, and a state first
+	// registered later is refused (a restore could not load it).
+	Seal()
 }
 
 // RunRestorer is implemented by tables that restore runs of entries at a

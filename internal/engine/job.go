@@ -488,8 +488,8 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 	}
 	// The operator is open: the states it declared are all a restore
 	// loads, now or after a failure, so none may be added later.
-	if s, ok := inst.Keyed.(interface{ Seal() }); ok {
-		s.Seal()
+	if inst.Keyed != nil {
+		inst.Keyed.Seal()
 	}
 	if inst.Operator != nil {
 		inst.Operator.Seal()
@@ -501,6 +501,9 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 				return nil, joinErrors(err, runClosers([]func() error{inst.Close}))
 			}
 			return nil, err
+		}
+		if err := checkDeclared(src, n, inst, j.opts.DropUndeclared); err != nil {
+			return fail(err)
 		}
 		if err := restoreLists(src, n, inst, ctx.restored, j.opts.DropUndeclared); err != nil {
 			return fail(err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/backend/opstate"
@@ -27,6 +29,9 @@ type RestoreSource interface {
 	// ListMode returns how operator list state was to be redistributed,
 	// if the snapshot has an operator list of that name.
 	ListMode(id OperatorID, state string) (opstate.Mode, bool)
+	// States returns the names of the keyed states and of the operator
+	// lists the snapshot holds for operator id, empty ones included.
+	States(id OperatorID) (keyed, lists []string)
 	// Schemas returns the encoded serializer snapshots a state, keyed or
 	// operator list, was written with (empty if unknown). An operator
 	// list has a value schema only, describing one element.
@@ -76,8 +81,8 @@ func checkList(src RestoreSource, n *Node, name string, mode opstate.Mode, schem
 
 // restoreLists loads the restored operator lists into an operator's state,
 // apart from those its backend took when they were registered
-// (Context.OperatorState). A list the operator does not declare fails the
-// restore, or, with drop (Options.DropUndeclared), is skipped.
+// (Context.OperatorState). A list the operator does not declare is skipped
+// if drop (Options.DropUndeclared) is set: checkDeclared has reported it.
 func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte, drop func(*Node, string)) error {
 	if len(lists) == 0 {
 		return nil
@@ -100,10 +105,9 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 		t := byName[name]
 		if t == nil {
 			if drop != nil {
-				drop(n, name)
-				continue
+				continue // reported by checkDeclared
 			}
-			return undeclared(n, "operator", name)
+			return undeclared(n, []string{"operator list state " + strconv.Quote(name)})
 		}
 		if err := checkList(src, n, name, t.Mode(), t.Schema()); err != nil {
 			return err
@@ -133,10 +137,9 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, 
 		}
 		if table == nil {
 			if drop != nil {
-				drop(n, state)
-				return nil
+				return nil // reported by checkDeclared
 			}
-			return undeclared(n, "keyed", state)
+			return undeclared(n, []string{"keyed state " + strconv.Quote(state)})
 		}
 		if err := checkSchemas(src, n, table); err != nil {
 			return err
@@ -227,11 +230,44 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 	return nil
 }
 
-// undeclared is the error for a restored operator's state of kind (keyed
-// or operator) that the job's version of the operator does not declare.
-func undeclared(n *Node, kind, state string) error {
-	return fmt.Errorf("%s: the savepoint has %s state %q, which this version of the operator does not declare when it opens; declare it again (same name and types) to keep it, or start with --allow-non-restored-state to drop it",
-		operatorLabel(n), kind, state)
+// checkDeclared checks, once the operator is made, that it declares every
+// state the snapshot holds for it, empty ones included. Without drop
+// (Options.DropUndeclared) any other fails the restore, all named in one
+// error; with drop each is reported to it, and the restore skips them.
+func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(*Node, string)) error {
+	keyed, lists := src.States(n.ID)
+	var missing []string
+	for _, name := range keyed {
+		if inst.Keyed == nil || inst.Keyed.Table(name) == nil {
+			missing = append(missing, "keyed state "+strconv.Quote(name))
+			if drop != nil {
+				drop(n, name)
+			}
+		}
+	}
+	for _, name := range lists {
+		if inst.Operator == nil || !slices.ContainsFunc(inst.Operator.Tables(), func(t opstate.Table) bool { return t.Name() == name }) {
+			missing = append(missing, "operator list state "+strconv.Quote(name))
+			if drop != nil {
+				drop(n, name)
+			}
+		}
+	}
+	if len(missing) == 0 || drop != nil {
+		return nil
+	}
+	return undeclared(n, missing)
+}
+
+// undeclared is the error for states (described as "keyed state "x"")
+// that the snapshot holds for operator n and that n no longer declares.
+func undeclared(n *Node, states []string) error {
+	it, does := "it", "does"
+	if len(states) > 1 {
+		it, does = "them", "do"
+	}
+	return fmt.Errorf("%s: the snapshot has %s, which this version of the operator %s not declare when it opens; declare %s again (same names and types) to keep %s, or allow non-restored state (-n/--allow-non-restored-state, weir.AllowNonRestoredState) to drop %s",
+		operatorLabel(n), strings.Join(states, ", "), does, it, it, it)
 }
 
 // operatorLabel names an operator in restore errors by name, UID and ID.
@@ -361,6 +397,23 @@ func (m *MemorySnapshot) KeyedCount(id OperatorID, state string, r keyspace.Rang
 
 // Has implements RestoreSource.
 func (m *MemorySnapshot) Has(id OperatorID) bool { return m.ops[id] != nil }
+
+// States implements RestoreSource.
+func (m *MemorySnapshot) States(id OperatorID) (keyed, lists []string) {
+	op := m.ops[id]
+	if op == nil {
+		return nil, nil
+	}
+	for name := range op.keyed {
+		keyed = append(keyed, name)
+	}
+	for name := range op.lists {
+		lists = append(lists, name)
+	}
+	slices.Sort(keyed)
+	slices.Sort(lists)
+	return keyed, lists
+}
 
 // Operators returns the IDs of the operators the snapshot holds state for.
 func (m *MemorySnapshot) Operators() []OperatorID {

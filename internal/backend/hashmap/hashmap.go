@@ -89,7 +89,8 @@ func (b *Backend[K]) Table(name string) backend.Table { return b.byName[name] }
 
 // Seal ends registration: once the operator owning b is open, a new state
 // is refused. A restore loads the states registered by then, so a state
-// first registered later would start empty after every restore, silently.
+// first registered later could never be restored, and the restore could not
+// tell it from a state the operator no longer has.
 func (b *Backend[K]) Seal() { b.sealed = true }
 
 // ErrSealed is returned for a state first registered after its operator was

@@ -71,7 +71,8 @@ var ErrSealed = errors.New("operator state must be registered when the operator 
 
 // Seal ends registration: once the operator owning b is open, a new list is
 // refused. A restore hands out the lists registered by then, so a list
-// first registered later would start empty after every restore, silently.
+// first registered later could never be restored, and the restore could not
+// tell it from a list the operator no longer has.
 func (b *Backend) Seal() { b.sealed = true }
 
 // New returns an empty backend.
