@@ -152,6 +152,13 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, 
 		runs, _ = table.(backend.RunRestorer)
 		return nil
 	}
+	// loadErr names the operator and the state in an error of the table's.
+	loadErr := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("%s, state %q: %w", operatorLabel(n), last, err)
+	}
 	if rs, ok := src.(KeyedRunSource); ok {
 		return rs.KeyedRuns(n.ID, r, func(state string, run []byte, k int) error {
 			if !started || state != last {
@@ -163,15 +170,15 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, 
 				return nil
 			}
 			if runs != nil {
-				return runs.RestoreRun(run, k)
+				return loadErr(runs.RestoreRun(run, k))
 			}
 			for ; k > 0; k-- {
 				e, rest, err := backend.NextEncoded(run)
 				if err != nil {
-					return err
+					return loadErr(err)
 				}
 				if err := table.Restore(e); err != nil {
-					return err
+					return loadErr(err)
 				}
 				run = rest
 			}
@@ -187,7 +194,7 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, 
 		if table == nil {
 			return nil
 		}
-		return table.Restore(e)
+		return loadErr(table.Restore(e))
 	})
 }
 

@@ -123,15 +123,36 @@ func TestLazyRestore(t *testing.T) {
 	}
 }
 
-// TestLazyRestoreUndecodable: an entry that cannot be decoded is accepted by
-// Restore (it is not decoded yet) and fails the first touch of its shard
-// with an error naming the state. Past the raw limit a restore decodes at
-// once, and then Restore returns the error itself.
+// TestLazyRestoreUndecodable: the first entry a restore keeps raw for a
+// shard is decoded as a check, so a serializer that cannot read the
+// snapshot fails the restore (ErrUndecodable, naming the state), entry by
+// entry and in runs. A later undecodable entry of the shard is accepted
+// (it is not decoded yet) and fails the first touch of its shard with an
+// error naming the state. Past the raw limit a restore decodes at once,
+// and then Restore returns the error itself.
 func TestLazyRestoreUndecodable(t *testing.T) {
 	f := newFixture(t, 0)
 	bad := backend.Entry{Hash: f.hash("k"), Key: []byte("\x01k"), Namespace: []byte{0, 0, 0, 0, 0, 0, 0, 0}, Value: []byte{1, 2}}
+	for name, restore := range map[string]func() error{
+		"entry": func() error { return f.value.Restore(bad) },
+		"run":   func() error { return newFixture(t, 0).value.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+	} {
+		if err := restore(); !errors.Is(err, hashmap.ErrUndecodable) || !strings.Contains(err.Error(), `state "value"`) {
+			t.Fatalf("%s: restoring an undecodable first entry: %v, want ErrUndecodable naming the state", name, err)
+		}
+	}
+	// A good entry of a key that sorts before "k" (one shard holds all).
+	good := bad
+	for i := 0; good.Hash >= bad.Hash; i++ {
+		k := fmt.Sprint("g", i)
+		good.Hash, good.Key = f.hash(k), serde.String{}.Append(nil, k)
+	}
+	good.Value = serde.Int64{}.Append(nil, 7)
+	if err := f.value.Restore(good); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.value.Restore(bad); err != nil {
-		t.Fatalf("Restore decoded eagerly: %v", err)
+		t.Fatalf("Restore decoded a later entry eagerly: %v", err)
 	}
 	func() {
 		defer func() {
@@ -160,7 +181,7 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 		t.Fatalf("restoring past the raw limit: %v, want an error naming the state", err)
 	}
 	// A run that does not hold whole entries is refused.
-	run := backend.AppendEncoded(nil, bad)
+	run := backend.AppendEncoded(nil, good)
 	if err := newFixture(t, 0).value.RestoreRun(run[:len(run)-1], 1); !errors.Is(err, backend.ErrBadRun) {
 		t.Fatalf("RestoreRun of a cut run: %v, want ErrBadRun", err)
 	}

@@ -74,6 +74,10 @@ type store[KK comparable, E any] struct {
 	rawBytes, rawEntryCnt int
 	// shardIDs counts the shard ids handed out.
 	shardIDs int32
+	// probe, if set, decodes a restored entry without keeping it (see
+	// check); otherwise check decodes into scratch.
+	probe   func(backend.Entry) error
+	scratch map[KK]E
 }
 
 type shard[KK comparable, E any] struct {
@@ -139,6 +143,11 @@ const rawLimit = 2 * shardLimit
 func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	sh := s.dir[e.Hash>>(64-uint(s.depth))]
 	if s.takesRaw(sh) && (sh.raw == nil || !sh.raw.dup(e)) {
+		if sh.raw == nil || sh.raw.n == 0 {
+			if err := s.check(e, sh.id, now); err != nil {
+				return err
+			}
+		}
 		r, n := s.rawOf(sh, now), backend.EncodedLen(e)
 		s.rawMem.grow(r, n, max(sh.hint-r.n-1, 0), s.avgRaw(n))
 		r.prev = len(r.buf)
@@ -156,6 +165,33 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 		return err
 	}
 	s.grown(sh)
+	return nil
+}
+
+// ErrUndecodable is returned by a restore whose entries the table's
+// serializers cannot decode.
+var ErrUndecodable = errors.New("the job's serializers cannot decode the restored state (a custom serializer whose encoding changes must give a new version in its schema, serde.Snapshotter, so that the restore names the change)")
+
+// check decodes e, an entry a restore is about to keep raw for the shard
+// with id sid, and drops it. Raw entries are decoded only when their shard
+// is first used, long after the restore; checking the first entry of each
+// raw piece turns a serializer that cannot read the snapshot (a custom one
+// whose encoding changed, which its schema cannot show) into a restore
+// error instead of a failure of the running job.
+func (s *store[KK, E]) check(e backend.Entry, sid int32, now int64) error {
+	var err error
+	if s.probe != nil {
+		err = s.probe(e)
+	} else {
+		if s.scratch == nil {
+			s.scratch = map[KK]E{}
+		}
+		err = s.decode(s.scratch, sid, e, now)
+		clear(s.scratch)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
 	return nil
 }
 
@@ -233,6 +269,13 @@ func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
 			k++
 		}
 		if k > 0 {
+			e, _, err := backend.NextEncoded(run)
+			if err != nil {
+				return err
+			}
+			if err := s.check(e, sh.id, now); err != nil {
+				return err
+			}
 			s.rawMem.grow(r, end, max(sh.hint-r.n-k, 0), s.avgRaw(end/k))
 			r.prev = len(r.buf) + prev
 			r.buf = append(r.buf, run[:end]...)

@@ -44,7 +44,19 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
+	t.st.probe = t.probe
 	return t, b.register(t)
+}
+
+// probe decodes the restored entry e without keeping it (store.check).
+func (t *Value[K, N, V]) probe(e backend.Entry) error {
+	if _, err := decodeKey(&t.table, e); err != nil {
+		return err
+	}
+	if _, n, err := t.valSer.Read(e.Value); err != nil || n != len(e.Value) {
+		return fmt.Errorf("state %q: undecodable value: %v", t.name, errOr(err, n, len(e.Value)))
+	}
+	return nil
 }
 
 // Get returns the value for the current key and namespace.
