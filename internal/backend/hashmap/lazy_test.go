@@ -141,6 +141,17 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 			t.Fatalf("%s: restoring an undecodable first entry: %v, want ErrUndecodable naming the state", name, err)
 		}
 	}
+	// Lists and maps are checked the same way (by decoding into a scratch
+	// map): a value that is not a list of strings, or a map of strings to
+	// int64s.
+	for name, restore := range map[string]func() error{
+		"list": func() error { return newFixture(t, 0).list.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"map":  func() error { return newFixture(t, 0).m.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+	} {
+		if err := restore(); !errors.Is(err, hashmap.ErrUndecodable) {
+			t.Fatalf("%s: restoring an undecodable first entry: %v, want ErrUndecodable", name, err)
+		}
+	}
 	// A good entry of a key that sorts before "k" (one shard holds all).
 	good := bad
 	for i := 0; good.Hash >= bad.Hash; i++ {
