@@ -168,9 +168,11 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	return nil
 }
 
-// ErrUndecodable is returned by a restore whose entries the table's
-// serializers cannot decode.
-var ErrUndecodable = errors.New("the job's serializers cannot decode the restored state (a custom serializer whose encoding changes must give a new version in its schema, serde.Snapshotter, so that the restore names the change)")
+// ErrUndecodable is returned by a restore when the entry it decodes as a
+// check (see store.check) does not decode with the table's serializers.
+// Entries that fail to decode elsewhere (at a shard's first use, or when a
+// restore decodes a shard at once) give errors that do not wrap it.
+var ErrUndecodable = errors.New("the job's serializers cannot decode the restored state")
 
 // check decodes e, an entry a restore is about to keep raw for the shard
 // with id sid, and drops it. Raw entries are decoded only when their shard
@@ -190,7 +192,7 @@ func (s *store[KK, E]) check(e backend.Entry, sid int32, now int64) error {
 		clear(s.scratch)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUndecodable, err)
+		return fmt.Errorf("%w: %w (a custom serializer whose encoding changes must give its schema a new version, serde.Snapshotter, so that the restore's schema check names the change)", ErrUndecodable, err)
 	}
 	return nil
 }

@@ -53,8 +53,9 @@ func (t *Value[K, N, V]) probe(e backend.Entry) error {
 	if _, err := decodeKey(&t.table, e); err != nil {
 		return err
 	}
-	if _, n, err := t.valSer.Read(e.Value); err != nil || n != len(e.Value) {
-		return fmt.Errorf("state %q: undecodable value: %v", t.name, errOr(err, n, len(e.Value)))
+	// As decode reads it, through the arena when the serializer has one.
+	if _, n, err := t.valRd.read(e.Value, &t.arena); err != nil || n != len(e.Value) {
+		return fmt.Errorf("undecodable value: %v", errOr(err, n, len(e.Value)))
 	}
 	return nil
 }
