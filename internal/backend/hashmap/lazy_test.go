@@ -145,8 +145,10 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	// map): a value that is not a list of strings, or a map of strings to
 	// int64s.
 	for name, restore := range map[string]func() error{
-		"list": func() error { return newFixture(t, 0).list.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
-		"map":  func() error { return newFixture(t, 0).m.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"list run":   func() error { return newFixture(t, 0).list.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"map run":    func() error { return newFixture(t, 0).m.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"list entry": func() error { return newFixture(t, 0).list.Restore(bad) },
+		"map entry":  func() error { return newFixture(t, 0).m.Restore(bad) },
 	} {
 		if err := restore(); !errors.Is(err, hashmap.ErrUndecodable) {
 			t.Fatalf("%s: restoring an undecodable first entry: %v, want ErrUndecodable", name, err)
