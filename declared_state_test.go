@@ -64,17 +64,15 @@ func declJob(env *weir.Environment, p int, src *pushSource[int64], counter *decl
 	return sink
 }
 
-// TestUndeclaredStateRestore: a savepoint holding states the new version
-// of an operator no longer declares (keyed state here, an operator list
-// below), one of them empty, fails the restore with one error naming the
-// operator, each state and what to do; with AllowNonRestoredState the
-// states are dropped and listed, and the state the operator still declares
-// continues.
-func TestUndeclaredStateRestore(t *testing.T) {
+// countedSavepoint runs the job build makes, feeds it the values 0..9 (two
+// per key of v%5), waits for their 10 results and stops it with a
+// savepoint, whose path it returns.
+func countedSavepoint(t *testing.T, build func(*weir.Environment, *pushSource[int64]) *liveSink[string]) string {
+	t.Helper()
 	src := newPushSource[int64](1)
 	env := newEnv(weir.WithSavepointDir(t.TempDir()))
-	sink := declJob(env, 2, src, &declCounter{extra: true})
-	job, err := env.ExecuteAsync(context.Background(), "decl")
+	sink := build(env, src)
+	job, err := env.ExecuteAsync(context.Background(), "counted")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +84,21 @@ func TestUndeclaredStateRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
 
-	env = newEnv(weir.FromSavepoint(path))
+// TestUndeclaredStateRestore: a savepoint holding states the new version
+// of an operator no longer declares (keyed state here, an operator list
+// below), one of them empty, fails the restore with one error naming the
+// operator, each state and what to do; with AllowNonRestoredState the
+// states are dropped and listed, and the state the operator still declares
+// continues.
+func TestUndeclaredStateRestore(t *testing.T) {
+	path := countedSavepoint(t, func(env *weir.Environment, src *pushSource[int64]) *liveSink[string] {
+		return declJob(env, 2, src, &declCounter{extra: true})
+	})
+
+	env := newEnv(weir.FromSavepoint(path))
 	declJob(env, 3, newPushSource[int64](1), &declCounter{})
 	if job, err := env.ExecuteAsync(context.Background(), "decl"); err == nil {
 		job.Cancel()
@@ -101,10 +112,10 @@ func TestUndeclaredStateRestore(t *testing.T) {
 		}
 	}
 
-	src = newPushSource[int64](1)
+	src := newPushSource[int64](1)
 	env = newEnv(weir.FromSavepoint(path, weir.AllowNonRestoredState()))
-	sink = declJob(env, 3, src, &declCounter{})
-	job, err = env.ExecuteAsync(context.Background(), "decl")
+	sink := declJob(env, 3, src, &declCounter{})
+	job, err := env.ExecuteAsync(context.Background(), "decl")
 	if err != nil {
 		t.Fatalf("restore with AllowNonRestoredState: %v", err)
 	}
@@ -251,22 +262,10 @@ func TestSerializerEncodingChangeFailsRestore(t *testing.T) {
 		weir.To(counts, sink).UID("sink")
 		return sink
 	}
-	src := newPushSource[int64](1)
-	env := newEnv(weir.WithSavepointDir(t.TempDir()))
-	sink := build(env, src, countCodec{})
-	job, err := env.ExecuteAsync(context.Background(), "codec")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for v := range int64(10) {
-		src.Push(0, v, v)
-	}
-	sink.WaitLen(t, 10)
-	path, err := job.StopWithSavepoint(context.Background(), "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env = newEnv(weir.FromSavepoint(path))
+	path := countedSavepoint(t, func(env *weir.Environment, src *pushSource[int64]) *liveSink[string] {
+		return build(env, src, countCodec{})
+	})
+	env := newEnv(weir.FromSavepoint(path))
 	build(env, newPushSource[int64](1), countCodec{wide: true})
 	if job, err := env.ExecuteAsync(context.Background(), "codec"); err == nil {
 		job.Cancel()
@@ -276,10 +275,10 @@ func TestSerializerEncodingChangeFailsRestore(t *testing.T) {
 		t.Fatalf("restore error %q does not name the operator, the state and the cause", err)
 	}
 	// The same savepoint restores with the serializer that wrote it.
-	src = newPushSource[int64](1)
+	src := newPushSource[int64](1)
 	env = newEnv(weir.FromSavepoint(path))
-	sink = build(env, src, countCodec{})
-	job, err = env.ExecuteAsync(context.Background(), "codec")
+	sink := build(env, src, countCodec{})
+	job, err := env.ExecuteAsync(context.Background(), "codec")
 	if err != nil {
 		t.Fatal(err)
 	}
