@@ -376,20 +376,32 @@ func opsEqual(t *testing.T, what string, got, want []string) {
 func opsSavepoint(t *testing.T, dir string) (string, uint64, []string) {
 	t.Helper()
 	recs := opsData()
-	src := newOpsGatedSource(recs, opsStopAt)
+	path, _, sink := opsStopAtLimit(t, dir, false)
+	md := opsCheckSnapshot(t, path, format.Savepoint)
+	got := sink.Results()
+	opsEqual(t, "first run, stopped without drain", got, opsClosedAt(recs, opsStopAt))
+	return path, md.SnapshotID, got
+}
+
+// opsStopAtLimit runs the job at parallelism 2 until its source has read
+// opsStopAt records and stops it with a savepoint into dir, with drain or
+// not. It returns the savepoint, the source and the sink.
+func opsStopAtLimit(t *testing.T, dir string, drain bool) (string, *opsGatedSource, *memory.Sink[string]) {
+	t.Helper()
+	src := newOpsGatedSource(opsData(), opsStopAt)
 	sink := memory.NewSink[string]()
 	job := opsStart(t, src, sink, weir.WithParallelism(2))
 	src.WaitPos(t, opsStopAt)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	path, err := job.StopWithSavepoint(ctx, dir, false)
+	path, err := job.StopWithSavepoint(ctx, dir, drain)
 	if err != nil {
-		t.Fatalf("stop with savepoint: %v", err)
+		t.Fatalf("stop with savepoint (drain %v): %v", drain, err)
 	}
-	md := opsCheckSnapshot(t, path, format.Savepoint)
-	got := sink.Results()
-	opsEqual(t, "first run, stopped without drain", got, opsClosedAt(recs, opsStopAt))
-	return path, md.SnapshotID, got
+	if err := opsWait(t, job); err != nil {
+		t.Fatalf("Wait after stop with savepoint (drain %v) = %v, want nil", drain, err)
+	}
+	return path, src, sink
 }
 
 // TestOpsUninterruptedRun pins down the reference the other tests compare
@@ -423,19 +435,7 @@ func TestOpsStopWithSavepointDrain(t *testing.T) {
 	}
 
 	t.Run("drain", func(t *testing.T) {
-		src := newOpsGatedSource(recs, opsStopAt)
-		sink := memory.NewSink[string]()
-		job := opsStart(t, src, sink, weir.WithParallelism(2))
-		src.WaitPos(t, opsStopAt)
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		path, err := job.StopWithSavepoint(ctx, t.TempDir(), true)
-		if err != nil {
-			t.Fatalf("stop --drain: %v", err)
-		}
-		if err := opsWait(t, job); err != nil {
-			t.Fatalf("Wait after stop --drain = %v, want nil", err)
-		}
+		path, src, sink := opsStopAtLimit(t, t.TempDir(), true)
 		opsCheckSnapshot(t, path, format.Savepoint)
 		// Every window over the records before the barrier fired, the open
 		// ones included, each once; nothing after the barrier was read.

@@ -55,8 +55,8 @@ type Options struct {
 	// DropUndeclared, if set, lets a restore skip state that the snapshot
 	// holds for an operator of the job but that the operator no longer
 	// declares (--allow-non-restored-state): it is called with the
-	// operator and the state's name, from any goroutine and once per
-	// subtask that skips it. If nil, such state fails the restore.
+	// operator and the state's name, once per subtask, from the goroutine
+	// that builds the job. If nil, such state fails the restore.
 	DropUndeclared func(n *Node, state string)
 }
 
@@ -410,7 +410,7 @@ type keyedRestore struct {
 
 // run loads the state, turning a panic into a *PanicError, and wraps an
 // error with the operator and subtask as a failure to create them.
-func (k *keyedRestore) run(logger *slog.Logger, drop func(*Node, string)) (err error) {
+func (k *keyedRestore) run(logger *slog.Logger) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(failure); ok {
@@ -426,7 +426,7 @@ func (k *keyedRestore) run(logger *slog.Logger, drop func(*Node, string)) (err e
 			err = fmt.Errorf("engine: creating %s (subtask %d/%d): %w", k.head.Name, k.t.subtask+1, k.t.parallelism, err)
 		}
 	}()
-	return restoreKeyed(k.src, k.node, k.inst, k.r, drop)
+	return restoreKeyed(k.src, k.node, k.inst, k.r)
 }
 
 // restorePending runs the pending keyed restores on up to 4 x GOMAXPROCS
@@ -440,7 +440,7 @@ func (j *job) restorePending() error {
 	// Every subtask at once, up to a bound on the read buffers in use: the
 	// restores read files and are as many as the subtasks, often not a
 	// multiple of the processors.
-	return ParallelWidth(4*runtime.GOMAXPROCS(0), len(pending), func(i int) error { return pending[i].run(j.opts.Logger, j.opts.DropUndeclared) })
+	return ParallelWidth(4*runtime.GOMAXPROCS(0), len(pending), func(i int) error { return pending[i].run(j.opts.Logger) })
 }
 
 // instantiate creates node n and, recursively, the nodes chained after it,
@@ -505,7 +505,7 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 		if err := checkDeclared(src, n, inst, j.opts.DropUndeclared); err != nil {
 			return fail(err)
 		}
-		if err := restoreLists(src, n, inst, ctx.restored, j.opts.DropUndeclared); err != nil {
+		if err := restoreLists(src, n, inst, ctx.restored); err != nil {
 			return fail(err)
 		}
 		// The keyed state, the bulk of a snapshot, is loaded by build once

@@ -81,9 +81,9 @@ func checkList(src RestoreSource, n *Node, name string, mode opstate.Mode, schem
 
 // restoreLists loads the restored operator lists into an operator's state,
 // apart from those its backend took when they were registered
-// (Context.OperatorState). A list the operator does not declare is skipped
-// if drop (Options.DropUndeclared) is set: checkDeclared has reported it.
-func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte, drop func(*Node, string)) error {
+// (Context.OperatorState). A list the operator does not declare is skipped:
+// checkDeclared, which runs first, has failed the restore or dropped it.
+func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][][]byte) error {
 	if len(lists) == 0 {
 		return nil
 	}
@@ -104,10 +104,7 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 		}
 		t := byName[name]
 		if t == nil {
-			if drop != nil {
-				continue // reported by checkDeclared
-			}
-			return undeclared(n, []string{"operator list state " + strconv.Quote(name)})
+			continue // dropped (checkDeclared)
 		}
 		if err := checkList(src, n, name, t.Mode(), t.Schema()); err != nil {
 			return err
@@ -121,8 +118,10 @@ func restoreLists(src RestoreSource, n *Node, inst *Instance, lists map[string][
 
 // restoreKeyed loads the keyed entries of the subtask's hash range, after
 // checking, once per state, that the serializers the job declares can read
-// what the snapshot's were written with.
-func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, drop func(*Node, string)) error {
+// what the snapshot's were written with. The entries of a state the
+// operator does not declare are skipped: checkDeclared, which runs first,
+// has failed the restore or dropped it.
+func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) error {
 	var (
 		started bool
 		last    string
@@ -136,10 +135,7 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range, 
 			table = inst.Keyed.Table(state)
 		}
 		if table == nil {
-			if drop != nil {
-				return nil // reported by checkDeclared
-			}
-			return undeclared(n, []string{"keyed state " + strconv.Quote(state)})
+			return nil // dropped (checkDeclared): skip its entries
 		}
 		if err := checkSchemas(src, n, table); err != nil {
 			return err

@@ -6,11 +6,11 @@ import (
 	"github.com/weirstream/weir/serde"
 )
 
-// describable checks that the serializers of state name (those not nil)
-// describe themselves (serde.SchemaFor): without a serializer snapshot a
-// later version of the job could not be checked against the savepoint.
-func describable[K, N, V any](name string, k serde.Serializer[K], n serde.Serializer[N], v serde.Serializer[V]) error {
-	for _, err := range []error{schemaErr(k), schemaErr(n), schemaErr(v)} {
+// describable returns the first of errs, the schemaErr of each serializer
+// of state name, naming the state: a serializer that cannot describe itself
+// leaves no snapshot to check a later version of the job against.
+func describable(name string, errs ...error) error {
+	for _, err := range errs {
 		if err != nil {
 			return fmt.Errorf("hashmap: state %q: %w", name, err)
 		}
@@ -18,10 +18,8 @@ func describable[K, N, V any](name string, k serde.Serializer[K], n serde.Serial
 	return nil
 }
 
+// schemaErr is the error of serde.SchemaFor(ser).
 func schemaErr[T any](ser serde.Serializer[T]) error {
-	if ser == nil {
-		return nil
-	}
 	_, err := serde.SchemaFor(ser)
 	return err
 }

@@ -39,7 +39,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		}
 		return t, nil
 	}
-	if err := describable(name, b.keySer, nsSer, valSer); err != nil {
+	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(valSer)); err != nil {
 		return nil, err
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
@@ -264,7 +264,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if t, ok, err := lookup[*List[K, N, V]](b, name); ok || err != nil {
 		return t, err
 	}
-	if err := describable(name, b.keySer, nsSer, valSer); err != nil {
+	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(valSer)); err != nil {
 		return nil, err
 	}
 	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
@@ -472,10 +472,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	if t, ok, err := lookup[*Map[K, N, UK, UV]](b, name); ok || err != nil {
 		return t, err
 	}
-	if err := describable(name, b.keySer, nsSer, ukSer); err != nil {
-		return nil, err
-	}
-	if err := describable[UV, UV, UV](name, nil, nil, uvSer); err != nil {
+	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(ukSer), schemaErr(uvSer)); err != nil {
 		return nil, err
 	}
 	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
