@@ -257,9 +257,9 @@ func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(str
 }
 
 // KeyedRuns implements engine.KeyedRunSource.
-func (f *fileSnapshot) KeyedRuns(id engine.OperatorID, r keyspace.Range, fn func(string, []byte, int) error) error {
+func (f *fileSnapshot) KeyedRuns(id engine.OperatorID, r keyspace.Range, fn func(string, backend.Run) error) error {
 	return f.eachKeyed(id, func(op format.OperatorID, name string) error {
-		return f.s.ReadKeyedRuns(op, name, r, func(run []byte, n int) error { return fn(name, run, n) })
+		return f.s.ReadKeyedRuns(op, name, r, func(run backend.Run) error { return fn(name, run) })
 	})
 }
 

@@ -126,17 +126,31 @@ type Keyed interface {
 }
 
 // RunRestorer is implemented by tables that restore runs of entries at a
-// time, which saves a call and a decoding per entry. A run holds n entries,
-// in ascending (hash, key, namespace) order, each encoded as in a data file
-// of a snapshot (docs/format/savepoint.md):
+// time, which saves a call and a decoding per entry. Restoring a run is
+// restoring its entries one by one; a run that does not hold exactly N whole
+// entries is refused with ErrBadRun. The run is valid only during the call.
+type RunRestorer interface {
+	RestoreRun(run Run) error
+}
+
+// Run is a run of entries for RunRestorer: N entries, one after another in
+// Bytes, in ascending (hash, key, namespace) order, each encoded as in a
+// data file of a snapshot (docs/format/savepoint.md):
 //
 //	hash uint64 LE | uvarint len | key | uvarint len | namespace | uvarint len | value
-//
-// The run is valid only during the call. Restoring a run is restoring its
-// entries one by one; a run that does not hold exactly n whole entries is
-// refused with ErrBadRun.
-type RunRestorer interface {
-	RestoreRun(run []byte, n int) error
+type Run struct {
+	Bytes []byte
+	N     int
+	// Offsets, if not nil, holds where each of the N entries starts in
+	// Bytes, as found by a reader that checked every entry of the run
+	// (format.Snapshot.ReadKeyedRuns). A restorer may then locate entries
+	// without measuring them; it checks the offsets it uses, not the
+	// entries between them, so they must come from such a reader.
+	Offsets []uint32
+	// Distinct, with Offsets, reports that no two consecutive entries of
+	// the run have the same hash, so that none can be a duplicate of the
+	// one before it.
+	Distinct bool
 }
 
 // ErrBadRun is returned for a run that does not hold whole encoded entries.

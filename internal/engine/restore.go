@@ -40,9 +40,9 @@ type RestoreSource interface {
 
 // KeyedRunSource is implemented by restore sources that can hand keyed
 // state over in runs of encoded entries (backend.RunRestorer): fn gets the
-// same entries as RestoreSource.Keyed, n at a time.
+// same entries as RestoreSource.Keyed, a run at a time.
 type KeyedRunSource interface {
-	KeyedRuns(id OperatorID, r keyspace.Range, fn func(state string, run []byte, n int) error) error
+	KeyedRuns(id OperatorID, r keyspace.Range, fn func(state string, run backend.Run) error) error
 }
 
 // KeyedCounter is implemented by restore sources that can tell about how
@@ -156,7 +156,7 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 		return fmt.Errorf("%s, state %q: %w", operatorLabel(n), last, err)
 	}
 	if rs, ok := src.(KeyedRunSource); ok {
-		return rs.KeyedRuns(n.ID, r, func(state string, run []byte, k int) error {
+		return rs.KeyedRuns(n.ID, r, func(state string, run backend.Run) error {
 			if !started || state != last {
 				if err := use(state); err != nil {
 					return err
@@ -166,17 +166,18 @@ func restoreKeyed(src RestoreSource, n *Node, inst *Instance, r keyspace.Range) 
 				return nil
 			}
 			if runs != nil {
-				return loadErr(runs.RestoreRun(run, k))
+				return loadErr(runs.RestoreRun(run))
 			}
-			for ; k > 0; k-- {
-				e, rest, err := backend.NextEncoded(run)
+			p := run.Bytes
+			for k := run.N; k > 0; k-- {
+				e, rest, err := backend.NextEncoded(p)
 				if err != nil {
 					return loadErr(err)
 				}
 				if err := table.Restore(e); err != nil {
 					return loadErr(err)
 				}
-				run = rest
+				p = rest
 			}
 			return nil
 		})

@@ -16,9 +16,9 @@ import (
 // entry, the path restores from savepoint files take (KeyedRunSource).
 type runSource struct{ RestoreSource }
 
-func (s runSource) KeyedRuns(id OperatorID, r keyspace.Range, fn func(string, []byte, int) error) error {
+func (s runSource) KeyedRuns(id OperatorID, r keyspace.Range, fn func(string, backend.Run) error) error {
 	return s.Keyed(id, r, func(state string, e backend.Entry) error {
-		return fn(state, backend.AppendEncoded(nil, e), 1)
+		return fn(state, backend.Run{Bytes: backend.AppendEncoded(nil, e), N: 1})
 	})
 }
 

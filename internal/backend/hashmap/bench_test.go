@@ -124,30 +124,32 @@ func BenchmarkViewEntriesInline(b *testing.B) {
 func BenchmarkRestore(b *testing.B) {
 	b.Run("load", func(b *testing.B) { benchRestore(b, false) })
 	b.Run("load+decode", func(b *testing.B) { benchRestore(b, true) })
-	b.Run("runs", benchRestoreRuns)
+	b.Run("runs", func(b *testing.B) { benchRestoreRuns(b, false) })
+	b.Run("indexed-runs", func(b *testing.B) { benchRestoreRuns(b, true) })
 }
 
 // benchRestoreRuns measures loading entries in runs of about 64 KiB, as a
-// restore from a savepoint hands them over (per entry).
-func benchRestoreRuns(b *testing.B) {
+// restore from a savepoint hands them over (per entry): with the offsets of
+// their entries (indexed), as a reader gives them, or without.
+func benchRestoreRuns(b *testing.B, indexed bool) {
 	_, t := benchTable(b, 1<<20)
-	type run struct {
-		b []byte
-		n int
-	}
-	var runs []run
-	cur := run{}
+	var runs []backend.Run
+	cur := backend.Run{}
 	if err := t.Entries(keyspace.Full, func(e backend.Entry) error {
-		cur.b = backend.AppendEncoded(cur.b, e)
-		if cur.n++; len(cur.b) >= 64<<10 {
+		if indexed {
+			cur.Offsets = append(cur.Offsets, uint32(len(cur.Bytes)))
+			cur.Distinct = true // one namespace per key, distinct hashes
+		}
+		cur.Bytes = backend.AppendEncoded(cur.Bytes, e)
+		if cur.N++; len(cur.Bytes) >= 64<<10 {
 			runs = append(runs, cur)
-			cur = run{}
+			cur = backend.Run{}
 		}
 		return nil
 	}); err != nil {
 		b.Fatal(err)
 	}
-	if cur.n > 0 {
+	if cur.N > 0 {
 		runs = append(runs, cur)
 	}
 	b.ReportAllocs()
@@ -159,10 +161,10 @@ func benchRestoreRuns(b *testing.B) {
 		b.StartTimer()
 		t2.Reserve(1<<20, keyspace.Full)
 		for _, r := range runs {
-			if err := t2.RestoreRun(r.b, r.n); err != nil {
+			if err := t2.RestoreRun(r); err != nil {
 				b.Fatal(err)
 			}
-			n += r.n
+			n += r.N
 		}
 	}
 }

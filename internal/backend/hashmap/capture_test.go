@@ -273,7 +273,7 @@ func TestCaptureEncoded(t *testing.T) {
 			for _, sp := range spans {
 				run = append(run, buf[sp.Off:sp.Off+sp.Len]...)
 			}
-			return restored.(backend.RunRestorer).RestoreRun(run, len(spans))
+			return restored.(backend.RunRestorer).RestoreRun(backend.Run{Bytes: run, N: len(spans)})
 		})
 		v.Release()
 		if err != nil {

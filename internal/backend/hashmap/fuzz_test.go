@@ -1,6 +1,7 @@
 package hashmap_test
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -30,8 +31,20 @@ func FuzzRestoreRun(f *testing.F) {
 	f.Add(backend.AppendEncoded(nil, backend.Entry{Hash: 3, Value: make([]byte, 200)}), 1)
 	f.Fuzz(func(t *testing.T, run []byte, n int) {
 		fx := newFixture(t, 0)
-		for _, tb := range []restoreRunner{fx.value, fx.list, fx.m} {
-			if err := tb.RestoreRun(run, n); err != nil {
+		indexed, ok := indexRun(run)
+		ix := newFixture(t, 0)
+		for i, tb := range []restoreRunner{fx.value, fx.list, fx.m} {
+			err := tb.RestoreRun(backend.Run{Bytes: run, N: n})
+			if ok && indexed.N == n {
+				// A run as a reader hands it over, with offsets: the
+				// same outcome.
+				itb := []restoreRunner{ix.value, ix.list, ix.m}[i]
+				ierr := itb.RestoreRun(indexed)
+				if (err == nil) != (ierr == nil) || err == nil && itb.Len() != tb.Len() {
+					t.Fatalf("run of %d entries: without offsets %v and %d entries, with them %v and %d", n, err, tb.Len(), ierr, itb.Len())
+				}
+			}
+			if err != nil {
 				continue
 			}
 			if l := tb.Len(); l > n || n > 0 && l == 0 {
@@ -39,4 +52,29 @@ func FuzzRestoreRun(f *testing.F) {
 			}
 		}
 	})
+}
+
+// indexRun returns run with the offsets of its entries, as a reader finds
+// them, if it is whole entries in ascending hash order.
+func indexRun(run []byte) (backend.Run, bool) {
+	r := backend.Run{Bytes: run, Offsets: []uint32{}, Distinct: true}
+	var prev uint64
+	for off := 0; off < len(run); {
+		size := backend.MeasureEncoded(run[off:])
+		if size == 0 {
+			return r, false
+		}
+		h := binary.LittleEndian.Uint64(run[off:])
+		switch {
+		case r.N > 0 && h < prev:
+			return r, false
+		case r.N > 0 && h == prev:
+			r.Distinct = false
+		}
+		r.Offsets = append(r.Offsets, uint32(off))
+		r.N++
+		prev = h
+		off += size
+	}
+	return r, true
 }

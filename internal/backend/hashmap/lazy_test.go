@@ -14,10 +14,45 @@ import (
 	"github.com/weirstream/weir/serde"
 )
 
+// restoreMode is how a test hands restored entries to a table.
+type restoreMode int
+
+const (
+	byEntry      restoreMode = iota // Table.Restore, one entry at a time
+	measuredRuns                    // RestoreRun without offsets
+	indexedRuns                     // RestoreRun with offsets, Distinct where true
+	indexedDups                     // RestoreRun with offsets, Distinct never set
+)
+
+var restoreModes = []restoreMode{byEntry, measuredRuns, indexedRuns, indexedDups}
+
+func (m restoreMode) String() string {
+	return [...]string{"entries", "runs", "indexed", "indexed-dups"}[m]
+}
+
+// makeRun encodes es as a run for mode m (not byEntry).
+func makeRun(es []backend.Entry, m restoreMode) backend.Run {
+	run := backend.Run{N: len(es)}
+	if m != measuredRuns {
+		run.Offsets = make([]uint32, 0, len(es))
+		run.Distinct = m == indexedRuns
+	}
+	for i, e := range es {
+		if run.Offsets != nil {
+			run.Offsets = append(run.Offsets, uint32(len(run.Bytes)))
+		}
+		if i > 0 && e.Hash == es[i-1].Hash {
+			run.Distinct = false
+		}
+		run.Bytes = backend.AppendEncoded(run.Bytes, e)
+	}
+	return run
+}
+
 // restoreAll restores every table of src into the same table of dst, with
-// or without reserving first, entry by entry or (runs) in runs of 1 to 300
+// or without reserving first, entry by entry or in runs of 1 to 300
 // entries.
-func restoreAll(t *testing.T, src, dst *fixture, reserve, runs bool) [][]entry {
+func restoreAll(t *testing.T, src, dst *fixture, reserve bool, mode restoreMode) [][]entry {
 	t.Helper()
 	var wants [][]entry
 	for _, pair := range [][2]backend.Table{{src.value, dst.value}, {src.list, dst.list}, {src.m, dst.m}} {
@@ -25,27 +60,44 @@ func restoreAll(t *testing.T, src, dst *fixture, reserve, runs bool) [][]entry {
 		if reserve {
 			pair[1].(backend.Reserver).Reserve(len(want), keyspace.Full)
 		}
-		var run []byte
-		n := 0
+		var run []backend.Entry
 		for i, e := range want {
 			be := backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}
-			if !runs {
+			if mode == byEntry {
 				if err := pair[1].Restore(be); err != nil {
 					t.Fatal(err)
 				}
 				continue
 			}
-			run = backend.AppendEncoded(run, be)
-			if n++; n == 1+i*7919%300 || i == len(want)-1 {
-				if err := pair[1].(backend.RunRestorer).RestoreRun(run, n); err != nil {
+			run = append(run, be)
+			if len(run) == 1+i*7919%300 || i == len(want)-1 {
+				if err := pair[1].(backend.RunRestorer).RestoreRun(makeRun(run, mode)); err != nil {
 					t.Fatal(err)
 				}
-				run, n = run[:0], 0
+				run = run[:0]
 			}
 		}
 		wants = append(wants, want)
 	}
 	return wants
+}
+
+// modeCase is a combination of reserving and a restore mode.
+type modeCase struct {
+	name    string
+	reserve bool
+	mode    restoreMode
+}
+
+// modeCases are all the combinations.
+func modeCases() []modeCase {
+	var cs []modeCase
+	for _, reserve := range []bool{true, false} {
+		for _, m := range restoreModes {
+			cs = append(cs, modeCase{fmt.Sprintf("reserve=%v/%v", reserve, m), reserve, m})
+		}
+	}
+	return cs
 }
 
 // TestLazyRestore: restored entries are decoded when their shard is first
@@ -54,12 +106,11 @@ func restoreAll(t *testing.T, src, dst *fixture, reserve, runs bool) [][]entry {
 // before the task touches a shard shows the restored entries even when the
 // task decodes and changes that shard while the view is read.
 func TestLazyRestore(t *testing.T) {
-	for _, mode := range []struct{ reserve, runs bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
-		reserve := mode.reserve
-		t.Run(fmt.Sprintf("reserve=%v/runs=%v", reserve, mode.runs), func(t *testing.T) {
+	for _, c := range modeCases() {
+		t.Run(c.name, func(t *testing.T) {
 			src := newFixture(t, 6000)
 			dst := newFixture(t, 0)
-			wants := restoreAll(t, src, dst, reserve, mode.runs)
+			wants := restoreAll(t, src, dst, c.reserve, c.mode)
 			dst.n = src.n // mutate changes as many keys in both
 			tables := []backend.Table{dst.value, dst.list, dst.m}
 			for i, tb := range tables {
@@ -114,7 +165,7 @@ func TestLazyRestore(t *testing.T) {
 					t.Fatalf("%s: after the same changes, %d entries differ from the never-restored table's %d", tb.Name(), len(got), len(want))
 				}
 			}
-			if !reserve {
+			if !c.reserve {
 				if n := hashmap.Shards(dst.value); n < 4 {
 					t.Errorf("a table restored without Reserve stayed in %d shards", n)
 				}
@@ -135,7 +186,9 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	bad := backend.Entry{Hash: f.hash("k"), Key: []byte("\x01k"), Namespace: []byte{0, 0, 0, 0, 0, 0, 0, 0}, Value: []byte{1, 2}}
 	for name, restore := range map[string]func() error{
 		"entry": func() error { return f.value.Restore(bad) },
-		"run":   func() error { return newFixture(t, 0).value.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"run": func() error {
+			return newFixture(t, 0).value.RestoreRun(backend.Run{Bytes: backend.AppendEncoded(nil, bad), N: 1})
+		},
 	} {
 		if err := restore(); !errors.Is(err, hashmap.ErrUndecodable) {
 			t.Fatalf("%s: restoring an undecodable first entry: %v, want ErrUndecodable", name, err)
@@ -145,8 +198,12 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	// map): a value that is not a list of strings, or a map of strings to
 	// int64s.
 	for name, restore := range map[string]func() error{
-		"list run":   func() error { return newFixture(t, 0).list.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
-		"map run":    func() error { return newFixture(t, 0).m.RestoreRun(backend.AppendEncoded(nil, bad), 1) },
+		"list run": func() error {
+			return newFixture(t, 0).list.RestoreRun(backend.Run{Bytes: backend.AppendEncoded(nil, bad), N: 1})
+		},
+		"map run": func() error {
+			return newFixture(t, 0).m.RestoreRun(backend.Run{Bytes: backend.AppendEncoded(nil, bad), N: 1})
+		},
 		"list entry": func() error { return newFixture(t, 0).list.Restore(bad) },
 		"map entry":  func() error { return newFixture(t, 0).m.Restore(bad) },
 	} {
@@ -195,11 +252,11 @@ func TestLazyRestoreUndecodable(t *testing.T) {
 	}
 	// A run that does not hold whole entries is refused.
 	run := backend.AppendEncoded(nil, good)
-	if err := newFixture(t, 0).value.RestoreRun(run[:len(run)-1], 1); !errors.Is(err, backend.ErrBadRun) {
+	if err := newFixture(t, 0).value.RestoreRun(backend.Run{Bytes: run[:len(run)-1], N: 1}); !errors.Is(err, backend.ErrBadRun) {
 		t.Fatalf("RestoreRun of a cut run: %v, want ErrBadRun", err)
 	}
 	// So is a run that holds another number of entries than announced.
-	if err := newFixture(t, 0).value.RestoreRun(run, 2); !errors.Is(err, backend.ErrBadRun) {
+	if err := newFixture(t, 0).value.RestoreRun(backend.Run{Bytes: run, N: 2}); !errors.Is(err, backend.ErrBadRun) {
 		t.Fatalf("RestoreRun of 1 entry announced as 2: %v, want ErrBadRun", err)
 	}
 }
@@ -256,8 +313,8 @@ func TestLazyRestoreTTLSnapshot(t *testing.T) {
 // restore merges them — the last value wins, lists append — entry by entry
 // or in runs, before and after a snapshot.
 func TestLazyRestoreDuplicates(t *testing.T) {
-	for _, runs := range []bool{false, true} {
-		t.Run(fmt.Sprintf("runs=%v", runs), func(t *testing.T) {
+	for _, mode := range restoreModes {
+		t.Run(mode.String(), func(t *testing.T) {
 			f := newFixture(t, 0)
 			key := serde.String{}.Append(nil, "k")
 			ns := serde.Int64{}.Append(nil, 0)
@@ -271,7 +328,7 @@ func TestLazyRestoreDuplicates(t *testing.T) {
 				{Hash: h, Key: key, Namespace: ns, Value: append([]byte{1}, serde.String{}.Append(nil, "a")...)},
 			}
 			load := func(tb backend.Table, es []backend.Entry) {
-				if !runs {
+				if mode == byEntry {
 					for _, e := range es {
 						if err := tb.Restore(e); err != nil {
 							t.Fatal(err)
@@ -279,11 +336,7 @@ func TestLazyRestoreDuplicates(t *testing.T) {
 					}
 					return
 				}
-				var run []byte
-				for _, e := range es {
-					run = backend.AppendEncoded(run, e)
-				}
-				if err := tb.(backend.RunRestorer).RestoreRun(run, len(es)); err != nil {
+				if err := tb.(backend.RunRestorer).RestoreRun(makeRun(es, mode)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -330,5 +383,69 @@ func TestLazyRestoreSweep(t *testing.T) {
 	}
 	if n := tv.Len(); n != 100 {
 		t.Fatalf("Len %d after the sweeps, want the 100 live entries", n)
+	}
+}
+
+// TestRestoreRunsPastRawLimit: runs longer than a shard may hold raw
+// (rawLimit) restore the same table in every mode, into a table that
+// splits its shards as it goes (no Reserve).
+func TestRestoreRunsPastRawLimit(t *testing.T) {
+	src := newFixture(t, 10_000)
+	want := collect(t, src.value, keyspace.Full)
+	for _, mode := range restoreModes[1:] {
+		t.Run(mode.String(), func(t *testing.T) {
+			dst := newFixture(t, 0)
+			for rest := want; len(rest) > 0; {
+				n := min(len(rest), 7000)
+				es := make([]backend.Entry, n)
+				for i, e := range rest[:n] {
+					es[i] = backend.Entry{Hash: e.hash, Key: []byte(e.key), Namespace: []byte(e.ns), Value: []byte(e.value)}
+				}
+				if err := dst.value.RestoreRun(makeRun(es, mode)); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			if dst.value.Len() != len(want) {
+				t.Fatalf("Len %d, want %d", dst.value.Len(), len(want))
+			}
+			if got := collect(t, dst.value, keyspace.Full); !slices.Equal(got, want) {
+				t.Fatalf("%d entries differ from the %d restored", len(got), len(want))
+			}
+			if n := hashmap.Shards(dst.value); n < 4 {
+				t.Errorf("the table stayed in %d shards", n)
+			}
+		})
+	}
+}
+
+// TestIndexedRunBadOffsets: offsets that cannot be a run's are refused with
+// ErrBadRun, not followed.
+func TestIndexedRunBadOffsets(t *testing.T) {
+	f := newFixture(t, 0)
+	h := f.hash("k")
+	es := []backend.Entry{
+		{Hash: h, Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 0), Value: serde.Int64{}.Append(nil, 1)},
+		{Hash: h, Key: serde.String{}.Append(nil, "k"), Namespace: serde.Int64{}.Append(nil, 1), Value: serde.Int64{}.Append(nil, 2)},
+	}
+	good := makeRun(es, indexedRuns)
+	for name, offs := range map[string][]uint32{
+		"too few":          good.Offsets[:1],
+		"not from 0":       {1, good.Offsets[1]},
+		"past the end":     {0, uint32(len(good.Bytes))},
+		"far past the end": {0, 1 << 30},
+		"backwards":        {0, 0},
+	} {
+		run := good
+		run.Offsets = offs
+		if err := newFixture(t, 0).value.RestoreRun(run); !errors.Is(err, backend.ErrBadRun) {
+			t.Errorf("%s: RestoreRun = %v, want ErrBadRun", name, err)
+		}
+	}
+	if err := f.value.RestoreRun(good); err != nil {
+		t.Fatal(err)
+	}
+	if f.value.Len() != 2 {
+		t.Fatalf("Len %d, want 2", f.value.Len())
 	}
 }

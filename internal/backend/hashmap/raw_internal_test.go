@@ -56,7 +56,7 @@ func TestRawMemory(t *testing.T) {
 				}
 				run = backend.AppendEncoded(run, e)
 				if inRun++; len(run) >= 64<<10 || i == n-1 {
-					if err := v.RestoreRun(run, inRun); err != nil {
+					if err := v.RestoreRun(backend.Run{Bytes: run, N: inRun}); err != nil {
 						t.Fatal(err)
 					}
 					run, inRun = run[:0], 0

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -223,7 +224,19 @@ func (s *store[KK, E]) avgRaw(n int) int {
 // entries in one piece. Entries with the hash, key and namespace of the one
 // before them (which weir never writes, but the format allows) are merged
 // as a decoded restore merges them, by decoding their shard.
-func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
+func (s *store[KK, E]) restoreRun(run backend.Run, now int64) error {
+	if run.Offsets == nil {
+		return s.restoreMeasured(run.Bytes, run.N, now)
+	}
+	if len(run.Offsets) != run.N {
+		return fmt.Errorf("%w: %d offsets for %d entries", backend.ErrBadRun, len(run.Offsets), run.N)
+	}
+	return s.restoreIndexed(run.Bytes, run.Offsets, run.Distinct, now)
+}
+
+// restoreMeasured is restoreRun for a run without offsets: it measures
+// every entry to find where one shard's entries end.
+func (s *store[KK, E]) restoreMeasured(run []byte, n int, now int64) error {
 	got := 0 // entries restored
 	for len(run) > 0 {
 		if len(run) < 8 {
@@ -297,6 +310,101 @@ func (s *store[KK, E]) restoreRun(run []byte, n int, now int64) error {
 	}
 	if got != n {
 		return fmt.Errorf("%w: it holds %d entries, not the %d announced", backend.ErrBadRun, got, n)
+	}
+	return nil
+}
+
+// restoreIndexed is restoreRun for a run whose entries start at offs (see
+// backend.Run): where a shard's entries end is found by a binary search on
+// the hashes at the offsets, and, unless distinct, only consecutive
+// entries with equal hashes are compared, so no entry is measured.
+func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, now int64) error {
+	n := len(offs)
+	if n > 0 && offs[0] != 0 {
+		return fmt.Errorf("%w: the first entry starts at %d", backend.ErrBadRun, offs[0])
+	}
+	// hashAt returns the hash of entry x, or ok false if its offset is
+	// out of the run.
+	hashAt := func(x int) (h uint64, ok bool) {
+		o := int(offs[x])
+		if o > len(run)-8 {
+			return 0, false
+		}
+		return binary.LittleEndian.Uint64(run[o:]), true
+	}
+	for i := 0; i < n; {
+		off := int(offs[i])
+		h, ok := hashAt(i)
+		if !ok {
+			return backend.ErrBadRun
+		}
+		shift := 64 - uint(s.depth)
+		sh := s.dir[h>>shift]
+		if !s.takesRaw(sh) {
+			e, _, err := backend.NextEncoded(run[off:])
+			if err != nil {
+				return err
+			}
+			if err := s.restore(e, now); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		r := s.rawOf(sh, now)
+		if r.dupEncoded(run[off:]) {
+			// Decode the shard: the entry then merges on the slow path.
+			if err := s.materialize(sh); err != nil {
+				return err
+			}
+			continue
+		}
+		// sh's entries are those up to the first whose hash lies in
+		// another shard: hashes ascend, and a shard's hashes are one
+		// interval.
+		lim := min(n, i+rawLimit-r.n)
+		j := i + 1 + sort.Search(lim-i-1, func(x int) bool {
+			h, ok := hashAt(i + 1 + x)
+			return !ok || s.dir[h>>shift] != sh
+		})
+		dup := false
+		if !distinct {
+			for x, prev := i+1, h; x < j; x++ {
+				hx, _ := hashAt(x) // below j: in the run
+				if hx == prev && sameEncodedKey(run[offs[x-1]:], run[offs[x]:]) {
+					j, dup = x, true
+					break
+				}
+				prev = hx
+			}
+		}
+		end := len(run)
+		if j < n {
+			end = int(offs[j])
+		}
+		if end <= off || end > len(run) {
+			return fmt.Errorf("%w: entries %d to %d at offsets %d to %d of %d bytes", backend.ErrBadRun, i, j, off, end, len(run))
+		}
+		e, _, err := backend.NextEncoded(run[off:end])
+		if err != nil {
+			return err
+		}
+		if err := s.check(e, sh.id, now); err != nil {
+			return err
+		}
+		k, size := j-i, end-off
+		s.rawMem.grow(r, size, max(sh.hint-r.n-k, 0), s.avgRaw(size/k))
+		r.prev = len(r.buf) + int(offs[j-1]) - off
+		r.buf = append(r.buf, run[off:end]...)
+		r.n += k
+		s.rawBytes += size
+		s.rawEntryCnt += k
+		i = j
+		if dup {
+			if err := s.materialize(sh); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -681,7 +681,7 @@ func (t *Map[K, N, UK, UV]) encode(out *encoded, m map[nsKey[K, N]]map[UK]entry[
 func (t *Value[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
 
 // RestoreRun implements backend.RunRestorer.
-func (t *Value[K, N, V]) RestoreRun(run []byte, n int) error { return t.st.restoreRun(run, n, t.now()) }
+func (t *Value[K, N, V]) RestoreRun(run backend.Run) error { return t.st.restoreRun(run, t.now()) }
 
 // decode adds the restored entry e to m.
 func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], sid int32, e backend.Entry, now int64) error {
@@ -704,7 +704,7 @@ func (t *Value[K, N, V]) decode(m map[nsKey[K, N]]*entry[V], sid int32, e backen
 func (t *List[K, N, V]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
 
 // RestoreRun implements backend.RunRestorer.
-func (t *List[K, N, V]) RestoreRun(run []byte, n int) error { return t.st.restoreRun(run, n, t.now()) }
+func (t *List[K, N, V]) RestoreRun(run backend.Run) error { return t.st.restoreRun(run, t.now()) }
 
 // decode adds the restored entry e to m.
 func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], _ int32, e backend.Entry, now int64) error {
@@ -738,9 +738,7 @@ func (t *List[K, N, V]) decode(m map[nsKey[K, N]][]entry[V], _ int32, e backend.
 func (t *Map[K, N, UK, UV]) Restore(e backend.Entry) error { return t.st.restore(e, t.now()) }
 
 // RestoreRun implements backend.RunRestorer.
-func (t *Map[K, N, UK, UV]) RestoreRun(run []byte, n int) error {
-	return t.st.restoreRun(run, n, t.now())
-}
+func (t *Map[K, N, UK, UV]) RestoreRun(run backend.Run) error { return t.st.restoreRun(run, t.now()) }
 
 // decode adds the restored entry e to the map in m.
 func (t *Map[K, N, UK, UV]) decode(m map[nsKey[K, N]]map[UK]entry[UV], _ int32, e backend.Entry, now int64) error {

@@ -186,8 +186,8 @@ func BenchmarkRead(b *testing.B) {
 					var n int
 					var err error
 					if cache == "warm-runs" {
-						err = s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(_ []byte, k int) error {
-							n += k
+						err = s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(run backend.Run) error {
+							n += run.N
 							return nil
 						})
 					} else {
@@ -220,7 +220,7 @@ func BenchmarkRead(b *testing.B) {
 			dropCache(b, dir)
 			b.StartTimer()
 			n := 0
-			if err := s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(_ []byte, k int) error { n += k; return nil }); err != nil {
+			if err := s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(run backend.Run) error { n += run.N; return nil }); err != nil {
 				b.Fatal(err)
 			}
 			if n != benchEntries {

@@ -233,14 +233,14 @@ type blockScan struct {
 	n          uint64 // the number of entries in range
 	last       uint64 // the hash of the last entry examined
 	past       bool   // an entry beyond the range was met (and the scan stopped)
+	// offs holds where each entry in range starts, from start on (the
+	// scratch slice passed to scanBlock, refilled).
+	offs []uint32
+	// distinct reports that no two consecutive entries in range have the
+	// same hash.
+	distinct bool
 }
 
-// scanBlock checks the entries of a raw payload p that promises b.Entries
-// entries, as entryIter and cursor.next check them one by one (lengths,
-// canonical varints, hash order from prev on, the index's first and last
-// hash), and finds the run of entries with hashes in [lo, hi]. It stops at
-// the first entry beyond hi, as a cursor does. It is the fast path of a
-// restore in runs: one tight loop per block, no entry decoded.
 // measureEntry returns the size of the entry at the start of p, or 0 if p
 // does not start with a whole entry in canonical encoding (the lengths as
 // shortest varints), as scanBlock requires.
@@ -268,8 +268,15 @@ func measureEntry(p []byte) int {
 	return q
 }
 
-func scanBlock(p []byte, b *Block, prev, lo, hi uint64) (blockScan, error) {
-	var s blockScan
+// scanBlock checks the entries of a raw payload p that promises b.Entries
+// entries, as entryIter and cursor.next check them one by one (lengths,
+// canonical varints, hash order from prev on, the index's first and last
+// hash), and finds the run of entries with hashes in [lo, hi], recording
+// where each of them starts (in offs, reused). It stops at the first entry
+// beyond hi, as a cursor does. It is the fast path of a restore in runs:
+// one tight loop per block, no entry decoded.
+func scanBlock(p []byte, b *Block, prev, lo, hi uint64, offs []uint32) (blockScan, error) {
+	s := blockScan{offs: offs[:0], distinct: true}
 	off := 0
 	for i := uint64(0); i < b.Entries; i++ {
 		if len(p)-off < minEntrySize {
@@ -284,6 +291,7 @@ func scanBlock(p []byte, b *Block, prev, lo, hi uint64) (blockScan, error) {
 		case h > b.LastHash:
 			return s, blockErrorf(ErrInconsistent, "entry hash %016x is beyond the block's last hash %016x in the index", h, b.LastHash)
 		}
+		same := h == prev
 		prev, s.last = h, h
 		q := off + 8
 		for range 3 {
@@ -307,6 +315,10 @@ func scanBlock(p []byte, b *Block, prev, lo, hi uint64) (blockScan, error) {
 		case h < lo:
 			s.start = q
 		case h <= hi:
+			if s.n > 0 && same {
+				s.distinct = false
+			}
+			s.offs = append(s.offs, uint32(off-s.start))
 			s.end = q
 			s.n++
 		default:

@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -106,13 +107,19 @@ func FuzzReadBlock(f *testing.F) {
 		// scanBlock, the restore's fast path, agrees with the entry-by-entry
 		// checks of a cursor, over the whole range and over a part of it.
 		for _, r := range [][2]uint64{{0, ^uint64(0)}, {first + (last-first)/3, first + (last-first)/3*2}} {
-			wantRun, wantN, wantPast, wantOK := scanRef(payload, &idx, r[0], r[1])
-			sc, err := scanBlock(payload, &idx, 0, r[0], r[1])
+			want, wantOK := scanRef(payload, &idx, r[0], r[1])
+			sc, err := scanBlock(payload, &idx, 0, r[0], r[1], nil)
 			if (err == nil) != wantOK {
 				t.Fatalf("range %x: scanBlock error %v, the entry-by-entry checks accept: %v", r, err, wantOK)
 			}
-			if err == nil && (sc.n != wantN || sc.past != wantPast || sc.n > 0 && string(payload[sc.start:sc.end]) != string(wantRun)) {
-				t.Fatalf("range %x: scanBlock finds %d entries (past %v), the entry-by-entry walk %d (past %v)", r, sc.n, sc.past, wantN, wantPast)
+			if err != nil {
+				continue
+			}
+			if sc.n != want.n || sc.past != want.past || sc.n > 0 && string(payload[sc.start:sc.end]) != string(want.run) {
+				t.Fatalf("range %x: scanBlock finds %d entries (past %v), the entry-by-entry walk %d (past %v)", r, sc.n, sc.past, want.n, want.past)
+			}
+			if !slices.Equal(sc.offs, want.offs) || sc.n > 0 && sc.distinct != want.distinct {
+				t.Fatalf("range %x: scanBlock finds offsets %v (distinct %v), the entry-by-entry walk %v (distinct %v)", r, sc.offs, sc.distinct, want.offs, want.distinct)
 			}
 		}
 		// The entries re-encode to the payload.
@@ -140,35 +147,52 @@ func FuzzReadBlock(f *testing.F) {
 // scanRef is scanBlock done as a cursor does it, entry by entry: the run of
 // entries in [lo, hi], their number, whether an entry beyond hi ended the
 // walk, and whether the checks passed.
-func scanRef(payload []byte, b *Block, lo, hi uint64) (run []byte, n uint64, past, ok bool) {
+func scanRef(payload []byte, b *Block, lo, hi uint64) (ref blockRef, ok bool) {
 	it := entryIter{p: payload, left: b.Entries}
 	var prev uint64
 	start, end := 0, 0
+	ref.distinct = true
 	for i := 0; ; i++ {
+		begin := len(payload) - len(it.p)
 		e, more, err := it.next()
 		if err != nil {
-			return nil, 0, false, false
+			return ref, false
 		}
 		if !more {
 			break
 		}
 		if i == 0 && e.Hash != b.FirstHash || e.Hash < prev || e.Hash > b.LastHash {
-			return nil, 0, false, false
+			return ref, false
 		}
-		prev = e.Hash
 		off := len(payload) - len(it.p)
 		switch {
 		case e.Hash < lo:
 			start = off
 		case e.Hash <= hi:
+			if ref.n > 0 && e.Hash == prev {
+				ref.distinct = false
+			}
+			ref.offs = append(ref.offs, uint32(begin-start))
 			end = off
-			n++
+			ref.n++
 		default:
-			return payload[start:max(start, end)], n, true, true
+			ref.run, ref.past = payload[start:max(start, end)], true
+			return ref, true
 		}
+		prev = e.Hash
 	}
 	if prev != b.LastHash {
-		return nil, 0, false, false
+		return ref, false
 	}
-	return payload[start:max(start, end)], n, false, true
+	ref.run = payload[start:max(start, end)]
+	return ref, true
+}
+
+// blockRef is what scanRef finds in a block: what scanBlock must find.
+type blockRef struct {
+	run      []byte
+	n        uint64
+	past     bool
+	offs     []uint32
+	distinct bool
 }

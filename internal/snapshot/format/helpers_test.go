@@ -263,20 +263,31 @@ func readAll(t testing.TB, s *Snapshot, op OperatorID, state string, r keyspace.
 		t.Fatal(err)
 	}
 	// ReadKeyedRuns yields the same entries, in runs that hold exactly
-	// their announced number of entries.
+	// their announced number of entries, at their offsets if it gives
+	// them, and no two with one hash if it says so.
 	var runs []entry
 	var rs ReadStats
-	if err := s.ReadKeyedRuns(op, state, r, func(run []byte, n int) error {
-		for ; n > 0; n-- {
-			e, rest, err := backend.NextEncoded(run)
+	if err := s.ReadKeyedRuns(op, state, r, func(run backend.Run) error {
+		if run.Offsets != nil && len(run.Offsets) != run.N {
+			return fmt.Errorf("%d offsets for a run of %d entries", len(run.Offsets), run.N)
+		}
+		p := run.Bytes
+		for i := range run.N {
+			if off := len(run.Bytes) - len(p); run.Offsets != nil && int(run.Offsets[i]) != off {
+				return fmt.Errorf("entry %d of a run starts at %d, its offset says %d", i, off, run.Offsets[i])
+			}
+			e, rest, err := backend.NextEncoded(p)
 			if err != nil {
 				return err
 			}
+			if i > 0 && run.Distinct && e.Hash == runs[len(runs)-1].Hash {
+				return fmt.Errorf("a run said to be distinct has two entries with hash %016x", e.Hash)
+			}
 			runs = append(runs, own(e))
-			run = rest
+			p = rest
 		}
-		if len(run) != 0 {
-			return fmt.Errorf("%d bytes after the announced entries of a run", len(run))
+		if len(p) != 0 {
+			return fmt.Errorf("%d bytes after the announced entries of a run", len(p))
 		}
 		return nil
 	}, WithStats(&rs)); err != nil {

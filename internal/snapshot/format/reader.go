@@ -156,16 +156,17 @@ func (s *Snapshot) ReadKeyed(op OperatorID, state string, r keyspace.Range, fn f
 }
 
 // ReadKeyedRuns is ReadKeyed for bulk loaders (backend.RunRestorer): fn
-// receives the same entries, in the same order, as runs of n consecutive
+// receives the same entries, in the same order, as runs of consecutive
 // entries in their data-file encoding (hash uint64 LE, then key, namespace
 // and value, each after its uvarint length), valid only during the call.
-// Every check of ReadKeyed is made.
-func (s *Snapshot) ReadKeyedRuns(op OperatorID, state string, r keyspace.Range, fn func(run []byte, n int) error, opts ...ReadOption) error {
+// Every check of ReadKeyed is made. A run read from one block carries the
+// offsets of its entries (backend.Run.Offsets), found by those checks.
+func (s *Snapshot) ReadKeyedRuns(op OperatorID, state string, r keyspace.Range, fn func(backend.Run) error, opts ...ReadOption) error {
 	return s.readKeyed(op, state, r, nil, fn, opts)
 }
 
 // readKeyed reads for ReadKeyed (fn) or ReadKeyedRuns (runs).
-func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn func(backend.Entry) error, runs func([]byte, int) error, opts []ReadOption) error {
+func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn func(backend.Entry) error, runs func(backend.Run) error, opts []ReadOption) error {
 	var cfg readConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -239,7 +240,7 @@ func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn f
 	}
 	if runs != nil {
 		// Overlapping files interleave: runs of one entry.
-		return merge(cs, func(c *cursor) error { return runs(c.raw, 1) }, &stats)
+		return merge(cs, func(c *cursor) error { return runs(backend.Run{Bytes: c.raw, N: 1}) }, &stats)
 	}
 	return merge(cs, func(c *cursor) error { return fn(c.e) }, &stats)
 }
@@ -334,6 +335,7 @@ type cursor struct {
 	done    bool
 	e       backend.Entry // the current entry
 	raw     []byte        // the current entry's encoding in the payload
+	offs    []uint32      // scratch of drainRuns: the entries' offsets in a run
 }
 
 // drain yields all of the cursor's entries in range to fn.
@@ -353,9 +355,10 @@ func (c *cursor) drain(fn func(backend.Entry) error) error {
 
 // drainRuns yields the cursor's entries in range to fn as runs: the
 // consecutive entries of one block, in their encoding in the payload. Each
-// block is checked whole by scanBlock, in one pass that decodes no entry; a
-// run ends with its block, before the next load can reuse the buffer.
-func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
+// block is checked whole by scanBlock, in one pass that decodes no entry
+// and records where each entry starts; a run ends with its block, before
+// the next load can reuse the buffer.
+func (c *cursor) drainRuns(fn func(backend.Run) error) error {
 	defer c.close()
 	if c.done {
 		return nil
@@ -368,15 +371,17 @@ func (c *cursor) drainRuns(fn func(run []byte, n int) error) error {
 			return err
 		}
 		p := c.it.p
-		sc, err := scanBlock(p, c.blk, c.lastH, c.r.Lo, c.r.Hi)
+		sc, err := scanBlock(p, c.blk, c.lastH, c.r.Lo, c.r.Hi, c.offs)
 		if err != nil {
 			return c.blockError(err)
 		}
+		c.offs = sc.offs
 		c.lastH = sc.last
 		c.it = entryIter{} // the block is consumed
 		if sc.n > 0 {
 			c.stats.Entries += int64(sc.n)
-			if err := fn(p[sc.start:sc.end:sc.end], int(sc.n)); err != nil {
+			run := backend.Run{Bytes: p[sc.start:sc.end:sc.end], N: int(sc.n), Offsets: sc.offs, Distinct: sc.distinct}
+			if err := fn(run); err != nil {
 				return err
 			}
 		}

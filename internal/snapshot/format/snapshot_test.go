@@ -398,12 +398,12 @@ func TestDataFileErrors(t *testing.T) {
 		if want := len(ofSubtask(fx.keyed[opAgg]["count"], 0, writeParallelism)); before != want {
 			t.Fatalf("%d entries before the error, want the %d of the first file", before, want)
 		}
-		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func([]byte, int) error { return nil })
+		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func(backend.Run) error { return nil })
 		checkFileError(t, err, dir, f1, ErrMissingFile)
 		// A reader that stops in the first file leaves nothing open.
 		stop := errors.New("stop")
 		n := 0
-		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func([]byte, int) error {
+		err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func(backend.Run) error {
 			if n++; n == 2 {
 				return stop
 			}
