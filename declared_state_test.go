@@ -87,6 +87,41 @@ func countedSavepoint(t *testing.T, build func(*weir.Environment, *pushSource[in
 	return path
 }
 
+// TestUndeclaredStatesOfSeveralOperators: when several operators no longer
+// declare states the savepoint holds for them, one restore attempt names
+// them all.
+func TestUndeclaredStatesOfSeveralOperators(t *testing.T) {
+	build := func(env *weir.Environment, src *pushSource[int64], extra bool) *liveSink[string] {
+		nums := weir.FromSource(env, src, weir.NoWatermarks[int64]()).UID("numbers").Parallelism(1)
+		keyed := weir.KeyBy(nums, func(v int64) int64 { return v % 5 })
+		first := weir.Process(keyed, &declCounter{extra: extra}).UID("first").Parallelism(2)
+		second := weir.Process(keyed, &declCounter{extra: extra}).UID("second").Parallelism(2)
+		sink := newLiveSink[string]()
+		weir.To(first, sink).UID("sink")
+		weir.To(second, newLiveSink[string]()).UID("sink2")
+		return sink
+	}
+	path := countedSavepoint(t, func(env *weir.Environment, src *pushSource[int64]) *liveSink[string] {
+		return build(env, src, true)
+	})
+	env := newEnv(weir.FromSavepoint(path))
+	build(env, newPushSource[int64](1), false)
+	job, err := env.ExecuteAsync(context.Background(), "decl")
+	if err == nil {
+		job.Cancel()
+		_ = job.Wait()
+		t.Fatal("restore without the states declared succeeded")
+	}
+	for _, want := range []string{"restoring 2 operators", "(uid first, id ", "(uid second, id ", `keyed state "extra", keyed state "unused"`, "--allow-non-restored-state"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("restore error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Count(err.Error(), `keyed state "extra"`) != 2 {
+		t.Errorf("restore error %q does not name each operator's states once", err)
+	}
+}
+
 // TestUndeclaredStateRestore: a savepoint holding states the new version
 // of an operator no longer declares (keyed state here, an operator list
 // below), one of them empty, fails the restore with one error naming the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,9 @@ type job struct {
 	done  <-chan struct{}
 	pools map[*Edge]*sync.Pool
 	plan  *Plan
+	// undeclared are the operators that do not declare states the snapshot
+	// holds for them; build fails with all of them.
+	undeclared []undeclaredOp
 	// pending are the keyed restores instantiate deferred; build runs them
 	// in parallel once every task is built.
 	pending []keyedRestore
@@ -347,12 +351,15 @@ func (j *job) build() ([]*task, error) {
 			continue
 		}
 		for _, t := range taskOf[n] {
-			first := len(j.pending)
+			first, firstU := len(j.pending), len(j.undeclared)
 			inst, err := j.instantiate(t, n, chans)
 			// Errors name the chain's head, whichever operator of the
 			// chain failed.
 			for i := first; i < len(j.pending); i++ {
 				j.pending[i].head = n
+			}
+			for i := firstU; i < len(j.undeclared); i++ {
+				j.undeclared[i].head = n
 			}
 			if err != nil {
 				return fail(fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err))
@@ -390,6 +397,9 @@ func (j *job) build() ([]*task, error) {
 				return fail(fmt.Errorf("engine: operator %q has neither inputs nor a source", n.Name))
 			}
 		}
+	}
+	if len(j.undeclared) > 0 {
+		return fail(undeclared(j.undeclared))
 	}
 	if err := j.restorePending(); err != nil {
 		return fail(err)
@@ -502,16 +512,22 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 			}
 			return nil, err
 		}
-		if err := checkDeclared(src, n, inst, j.opts.DropUndeclared); err != nil {
-			return fail(err)
+		if missing := checkDeclared(src, n, inst, j.opts.DropUndeclared); len(missing) > 0 && j.opts.DropUndeclared == nil {
+			// build fails once every operator is made, naming them all;
+			// nothing is restored meanwhile.
+			if !slices.ContainsFunc(j.undeclared, func(u undeclaredOp) bool { return u.node == n }) {
+				j.undeclared = append(j.undeclared, undeclaredOp{node: n, t: t, states: missing})
+			}
+		} else {
+			if err := restoreLists(src, n, inst, ctx.restored); err != nil {
+				return fail(err)
+			}
+			// The keyed state, the bulk of a snapshot, is loaded by build
+			// once every task is built, in parallel with the other
+			// subtasks'.
+			j.pending = append(j.pending, keyedRestore{src: src, node: n, inst: inst, t: t,
+				r: keyspace.RangeOf(t.subtask, t.parallelism)})
 		}
-		if err := restoreLists(src, n, inst, ctx.restored); err != nil {
-			return fail(err)
-		}
-		// The keyed state, the bulk of a snapshot, is loaded by build once
-		// every task is built, in parallel with the other subtasks'.
-		j.pending = append(j.pending, keyedRestore{src: src, node: n, inst: inst, t: t,
-			r: keyspace.RangeOf(t.subtask, t.parallelism)})
 	}
 	if inst.Finish != nil {
 		t.finishers = append(t.finishers, inst.Finish)

@@ -235,12 +235,11 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 }
 
 // checkDeclared checks, once the operator is made, that it declares every
-// state the snapshot holds for it, empty ones included. Without drop
-// (Options.DropUndeclared) any other fails the restore, all named in one
-// error; with drop each is reported to it, and the restore skips them.
-func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(*Node, string)) error {
+// state the snapshot holds for it, empty ones included. It returns the states it does not
+// declare (described as `keyed state "x"`), after dropping each through
+// drop if drop is set.
+func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(*Node, string)) (missing []string) {
 	keyed, lists := src.States(n.ID)
-	var missing []string
 	for _, name := range keyed {
 		if inst.Keyed == nil || inst.Keyed.Table(name) == nil {
 			missing = append(missing, "keyed state "+strconv.Quote(name))
@@ -257,21 +256,42 @@ func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(*Node, 
 			}
 		}
 	}
-	if len(missing) == 0 || drop != nil {
-		return nil
-	}
-	return undeclared(n, missing)
+	return missing
 }
 
-// undeclared is the error for states (described as "keyed state "x"")
-// that the snapshot holds for operator n and that n no longer declares.
-func undeclared(n *Node, states []string) error {
+// undeclaredOp is an operator that does not declare states the snapshot
+// holds for it, as checkDeclared found them.
+type undeclaredOp struct {
+	node   *Node
+	head   *Node // the head of its chain
+	t      *task // the first subtask that found them
+	states []string
+}
+
+// undeclared is the error for operators that do not declare states the
+// snapshot holds for them: all of them, so that one attempt names every
+// change a restore needs.
+func undeclared(ops []undeclaredOp) error {
+	n := 0
+	for _, op := range ops {
+		n += len(op.states)
+	}
 	it, does := "it", "does"
-	if len(states) > 1 {
+	if n > 1 {
 		it, does = "them", "do"
 	}
-	return fmt.Errorf("%s: the snapshot has %s, which this version of the operator %s not declare when it opens; declare %s again (same names and types) to keep %s, or allow non-restored state (-n/--allow-non-restored-state, weir.AllowNonRestoredState) to drop %s",
-		operatorLabel(n), strings.Join(states, ", "), does, it, it, it)
+	remedy := fmt.Sprintf("declare %s again (same names and types) to keep %s, or allow non-restored state (-n/--allow-non-restored-state, weir.AllowNonRestoredState) to drop %s", it, it, it)
+	if len(ops) == 1 {
+		op := ops[0]
+		return fmt.Errorf("engine: creating %s (subtask %d/%d): %s: the snapshot has %s, which this version of the operator %s not declare when it opens; %s",
+			op.head.Name, op.t.subtask+1, op.t.parallelism, operatorLabel(op.node), strings.Join(op.states, ", "), does, remedy)
+	}
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		parts[i] = fmt.Sprintf("%s: the snapshot has %s", operatorLabel(op.node), strings.Join(op.states, ", "))
+	}
+	return fmt.Errorf("engine: restoring %d operators: %s; these versions of the operators do not declare them when they open; %s",
+		len(ops), strings.Join(parts, "; "), remedy)
 }
 
 // operatorLabel names an operator in restore errors by name, UID and ID.

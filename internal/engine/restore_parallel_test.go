@@ -422,9 +422,10 @@ func TestParallelRestoreError(t *testing.T) {
 			wantMakes := int32(1 + p)
 			switch {
 			case !c.declare:
-				// Found as the first counter is made, before any
-				// state loads: the build stops there.
-				wantMakes = 2
+				// Every operator is made, so that the error names
+				// every one that does not declare its state, and no
+				// state loads.
+				wantMakes = 1 + p
 			case c.chained:
 				wantMakes = 2 * p
 			}
