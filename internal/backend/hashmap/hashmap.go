@@ -155,7 +155,10 @@ type table[K, N comparable] struct {
 	kind  backend.Kind
 	ns    N
 	nsSer serde.Serializer[N]
-	ttl   TTL
+	// nsNone reports that namespaces encode to nothing (a table without
+	// namespaces, N struct{}): encoding an entry then skips the call.
+	nsNone bool
+	ttl    TTL
 	// aliasing reports that the values handed out can reach memory the
 	// table also holds (slices, maps, pointers): the caller may change it
 	// in place, so reading a value settles its shard first, as writing does.
@@ -245,8 +248,18 @@ func (t *table[K, N]) beginEntry(out *encoded, k nsKey[K, N]) {
 	out.begin(t.b.hasher(k.k))
 	out.arena = t.b.keySer.Append(out.arena, k.k)
 	out.markKey()
-	out.arena = t.nsSer.Append(out.arena, k.n)
+	if !t.nsNone {
+		out.arena = t.nsSer.Append(out.arena, k.n)
+	}
 	out.markNS()
+}
+
+// encodesNothing reports whether every value of N encodes to no bytes
+// with ser: N has size zero, so all its values are the zero value, and
+// ser encodes that as nothing.
+func encodesNothing[N any](ser serde.Serializer[N]) bool {
+	var zero N
+	return reflect.TypeFor[N]().Size() == 0 && len(ser.Append(nil, zero)) == 0
 }
 
 // viewEntries calls fn for the entries of v in range r, and releases v.

@@ -42,7 +42,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(valSer)); err != nil {
 		return nil, err
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	t.st.probe = t.probe
 	return t, b.register(t)
@@ -267,7 +267,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(valSer)); err != nil {
 		return nil, err
 	}
-	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
+	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
 }
@@ -475,7 +475,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(ukSer), schemaErr(uvSer)); err != nil {
 		return nil, err
 	}
-	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
+	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	return t, b.register(t)
 }

@@ -141,3 +141,41 @@ func TestPanicInSettleUnlocksShard(t *testing.T) {
 		t.Fatal("Entries blocked: the shard's mutex was left locked by the panic in settle")
 	}
 }
+
+// TestNoNamespaceEncoding: a table without namespaces (struct{}) skips
+// encoding them, and its encoded entries are still the canonical encoding
+// of what Entries yields, with an empty namespace.
+func TestNoNamespaceEncoding(t *testing.T) {
+	b, v := newSliceValue(t)
+	for i := range 3000 {
+		b.SetCurrentKey(fmt.Sprint("k", i))
+		v.Put([]int64{int64(i), -1})
+	}
+	want := collect(t, v, keyspace.Full)
+	c := v.Capture()
+	defer c.Release()
+	n := 0
+	err := c.(backend.EncodedView).EncodedEntries(func(buf []byte, spans []backend.Span) error {
+		for _, sp := range spans {
+			e, rest, err := backend.NextEncoded(buf[sp.Off : sp.Off+sp.Len])
+			if err != nil || len(rest) != 0 {
+				return fmt.Errorf("span %d: %v, %d bytes left", n, err, len(rest))
+			}
+			w := want[n]
+			if len(e.Namespace) != 0 || e.Hash != w.hash || string(e.Key) != w.key || string(e.Value) != w.value {
+				return fmt.Errorf("entry %d: %x, want %+v", n, buf[sp.Off:sp.Off+sp.Len], w)
+			}
+			if got := backend.AppendEncoded(nil, e); string(got) != string(buf[sp.Off:sp.Off+sp.Len]) {
+				return fmt.Errorf("entry %d: %x is not canonical (%x)", n, buf[sp.Off:sp.Off+sp.Len], got)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("%d encoded entries, want %d", n, len(want))
+	}
+}
