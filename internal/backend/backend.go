@@ -127,8 +127,10 @@ type Keyed interface {
 
 // RunRestorer is implemented by tables that restore runs of entries at a
 // time, which saves a call and a decoding per entry. Restoring a run is
-// restoring its entries one by one; a run that does not hold exactly N whole
-// entries is refused with ErrBadRun. The run is valid only during the call.
+// restoring its entries one by one. A run without offsets that does not
+// hold exactly N whole entries is refused with ErrBadRun; a run with
+// offsets is checked as Run.Offsets says. The run is valid only during the
+// call.
 type RunRestorer interface {
 	RestoreRun(run Run) error
 }
@@ -144,8 +146,9 @@ type Run struct {
 	// Offsets, if not nil, holds where each of the N entries starts in
 	// Bytes, as found by a reader that checked every entry of the run
 	// (format.Snapshot.ReadKeyedRuns). A restorer may then locate entries
-	// without measuring them; it checks the offsets it uses, not the
-	// entries between them, so they must come from such a reader.
+	// without measuring them: it checks that the offsets start at 0 and
+	// ascend and that the last entry ends the run, not that each offset
+	// starts an entry, so they must come from such a reader.
 	Offsets []uint32
 	// Distinct, with Offsets, reports that no two consecutive entries of
 	// the run have the same hash, so that none can be a duplicate of the

@@ -362,7 +362,12 @@ func (j *job) build() ([]*task, error) {
 				j.undeclared[i].head = n
 			}
 			if err != nil {
-				return fail(fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err))
+				err = fmt.Errorf("engine: creating %s (subtask %d/%d): %w", n.Name, t.subtask+1, t.parallelism, err)
+				if len(j.undeclared) > 0 {
+					// Name what was found before too.
+					err = errors.Join(undeclared(j.undeclared), err)
+				}
+				return fail(err)
 			}
 			// The chain's finishers were collected children first; run
 			// them parents first.
@@ -514,11 +519,11 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 		}
 		if missing := checkDeclared(src, n, inst, j.opts.DropUndeclared); len(missing) > 0 && j.opts.DropUndeclared == nil {
 			// build fails once every operator is made, naming them all;
-			// nothing is restored meanwhile.
+			// from now on no state is restored.
 			if !slices.ContainsFunc(j.undeclared, func(u undeclaredOp) bool { return u.node == n }) {
 				j.undeclared = append(j.undeclared, undeclaredOp{node: n, t: t, states: missing})
 			}
-		} else {
+		} else if len(j.undeclared) == 0 {
 			if err := restoreLists(src, n, inst, ctx.restored); err != nil {
 				return fail(err)
 			}

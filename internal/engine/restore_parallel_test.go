@@ -467,3 +467,31 @@ func TestParallelRestoreNoNewAfterError(t *testing.T) {
 	}
 	checkNoLeak(t, before)
 }
+
+// TestUndeclaredThenFailingOperator: an operator that fails to be made after
+// one was found not to declare its restored state fails the build with both
+// errors, and every operator made is closed.
+func TestUndeclaredThenFailingOperator(t *testing.T) {
+	ms, _ := takeSnapshot(t)
+	rj := newRestoreJob(0, false)
+	rj.declareCounts = false
+	src := rj.nodes[0]
+	broken := &Node{ID: OperatorID{0xb}, Name: "broken", Kind: "process"}
+	broken.Make = func(*Context, any) (*Instance, error) { return nil, errors.New("broken make") }
+	Connect(src, broken, 0, PartitionRebalance, nil)
+	rj.nodes = graph(append(rj.nodes, broken)...)
+	j, err := Start(context.Background(), rj.nodes, Options{Parallelism: 2, Restore: ms})
+	if err == nil {
+		j.Cancel()
+		_ = j.Wait()
+		t.Fatal("Start succeeded")
+	}
+	for _, want := range []string{`operator "counter"`, `keyed state "count"`, "engine: creating broken (subtask 1/2): broken make"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Start = %v, want it to contain %q", err, want)
+		}
+	}
+	if makes, closes := rj.makes.Load(), rj.closes.Load(); makes != 3 || closes != makes {
+		t.Fatalf("%d operators made (want the source and both counters), %d closed", makes, closes)
+	}
+}

@@ -2,6 +2,7 @@ package hashmap_test
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/weirstream/weir/internal/backend"
@@ -11,8 +12,8 @@ import (
 
 // restoreRunner is a table restored in runs.
 type restoreRunner interface {
+	backend.Table
 	backend.RunRestorer
-	Len() int
 }
 
 // FuzzRestoreRun hands arbitrary bytes to the restore of each table kind as
@@ -42,6 +43,9 @@ func FuzzRestoreRun(f *testing.F) {
 				ierr := itb.RestoreRun(indexed)
 				if (err == nil) != (ierr == nil) || err == nil && itb.Len() != tb.Len() {
 					t.Fatalf("run of %d entries: without offsets %v and %d entries, with them %v and %d", n, err, tb.Len(), ierr, itb.Len())
+				}
+				if err == nil && !slices.Equal(collect(t, itb, keyspace.Full), collect(t, tb, keyspace.Full)) {
+					t.Fatalf("run of %d entries: the table restored with offsets holds other entries", n)
 				}
 			}
 			if err != nil {

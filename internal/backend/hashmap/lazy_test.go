@@ -419,8 +419,10 @@ func TestRestoreRunsPastRawLimit(t *testing.T) {
 	}
 }
 
-// TestIndexedRunBadOffsets: offsets that cannot be a run's are refused with
-// ErrBadRun, not followed.
+// TestIndexedRunBadOffsets: offsets whose order or bounds cannot be a
+// run's, or that leave bytes after the last entry, are refused with
+// ErrBadRun, not followed. (Whether each offset starts an entry is not
+// checked: offsets come from a reader that checked every entry.)
 func TestIndexedRunBadOffsets(t *testing.T) {
 	f := newFixture(t, 0)
 	h := f.hash("k")
@@ -435,12 +437,21 @@ func TestIndexedRunBadOffsets(t *testing.T) {
 		"past the end":     {0, uint32(len(good.Bytes))},
 		"far past the end": {0, 1 << 30},
 		"backwards":        {0, 0},
+		"in a short run":   {0, 1 << 20},
 	} {
 		run := good
 		run.Offsets = offs
+		if name == "in a short run" {
+			run.Bytes = run.Bytes[:16]
+		}
 		if err := newFixture(t, 0).value.RestoreRun(run); !errors.Is(err, backend.ErrBadRun) {
 			t.Errorf("%s: RestoreRun = %v, want ErrBadRun", name, err)
 		}
+	}
+	trailing := good
+	trailing.Bytes = append(slices.Clip(good.Bytes), 0)
+	if err := newFixture(t, 0).value.RestoreRun(trailing); !errors.Is(err, backend.ErrBadRun) {
+		t.Errorf("trailing byte: RestoreRun = %v, want ErrBadRun", err)
 	}
 	if err := f.value.RestoreRun(good); err != nil {
 		t.Fatal(err)

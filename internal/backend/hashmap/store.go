@@ -317,27 +317,35 @@ func (s *store[KK, E]) restoreMeasured(run []byte, n int, now int64) error {
 // restoreIndexed is restoreRun for a run whose entries start at offs (see
 // backend.Run): where a shard's entries end is found by a binary search on
 // the hashes at the offsets, and, unless distinct, only consecutive
-// entries with equal hashes are compared, so no entry is measured.
+// entries with equal hashes are compared, so no entry is measured but the
+// last. The offsets are trusted to be those of a checked reader: their
+// order and bounds are checked, not that each starts an entry.
 func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, now int64) error {
 	n := len(offs)
-	if n > 0 && offs[0] != 0 {
+	if n == 0 {
+		if len(run) != 0 {
+			return fmt.Errorf("%w: %d bytes and no entry", backend.ErrBadRun, len(run))
+		}
+		return nil
+	}
+	// What is cheap to check: the offsets start at 0 and ascend, and the
+	// last entry ends the run. Every offset then lies at least a whole
+	// entry's size before the end, so every hash read below is in the run.
+	if offs[0] != 0 {
 		return fmt.Errorf("%w: the first entry starts at %d", backend.ErrBadRun, offs[0])
 	}
-	// hashAt returns the hash of entry x, or ok false if its offset is
-	// out of the run.
-	hashAt := func(x int) (h uint64, ok bool) {
-		o := int(offs[x])
-		if o > len(run)-8 {
-			return 0, false
+	for x := 1; x < n; x++ {
+		if offs[x] <= offs[x-1] {
+			return fmt.Errorf("%w: entry %d starts at %d, entry %d at %d", backend.ErrBadRun, x-1, offs[x-1], x, offs[x])
 		}
-		return binary.LittleEndian.Uint64(run[o:]), true
 	}
+	if last := int(offs[n-1]); last >= len(run) || backend.MeasureEncoded(run[last:]) != len(run)-last {
+		return fmt.Errorf("%w: the last entry, at %d, does not end the run of %d bytes", backend.ErrBadRun, last, len(run))
+	}
+	hashAt := func(x int) uint64 { return binary.LittleEndian.Uint64(run[offs[x]:]) }
 	for i := 0; i < n; {
 		off := int(offs[i])
-		h, ok := hashAt(i)
-		if !ok {
-			return backend.ErrBadRun
-		}
+		h := hashAt(i)
 		shift := 64 - uint(s.depth)
 		sh := s.dir[h>>shift]
 		if !s.takesRaw(sh) {
@@ -363,14 +371,11 @@ func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, 
 		// another shard: hashes ascend, and a shard's hashes are one
 		// interval.
 		lim := min(n, i+rawLimit-r.n)
-		j := i + 1 + sort.Search(lim-i-1, func(x int) bool {
-			h, ok := hashAt(i + 1 + x)
-			return !ok || s.dir[h>>shift] != sh
-		})
+		j := i + 1 + sort.Search(lim-i-1, func(x int) bool { return s.dir[hashAt(i+1+x)>>shift] != sh })
 		dup := false
 		if !distinct {
 			for x, prev := i+1, h; x < j; x++ {
-				hx, _ := hashAt(x) // below j: in the run
+				hx := hashAt(x)
 				if hx == prev && sameEncodedKey(run[offs[x-1]:], run[offs[x]:]) {
 					j, dup = x, true
 					break
@@ -381,9 +386,6 @@ func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, 
 		end := len(run)
 		if j < n {
 			end = int(offs[j])
-		}
-		if end <= off || end > len(run) {
-			return fmt.Errorf("%w: entries %d to %d at offsets %d to %d of %d bytes", backend.ErrBadRun, i, j, off, end, len(run))
 		}
 		e, _, err := backend.NextEncoded(run[off:end])
 		if err != nil {
