@@ -67,11 +67,12 @@ func TestRunSmall(t *testing.T) {
 // TestStateSmall runs the savepoint benchmark on a small state: its figures
 // must be plausible and the restore must read every byte once.
 func TestStateSmall(t *testing.T) {
-	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20})
+	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
+		RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 ||
+	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 || r.FreshRestoreRead <= 0 ||
 		r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes ||
 		r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" {
 		t.Fatalf("implausible %+v", r)
@@ -81,7 +82,7 @@ func TestStateSmall(t *testing.T) {
 	}
 	var sb strings.Builder
 	PrintState(&sb, r)
-	if !strings.Contains(sb.String(), "bytes read per subtask at p=3") {
+	if !strings.Contains(sb.String(), "bytes read per subtask at p=3") || !strings.Contains(sb.String(), "in a new process") {
 		t.Fatal(sb.String())
 	}
 }
@@ -107,11 +108,24 @@ func BenchmarkSavepointState(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3,
-			Profile: os.Getenv("WEIR_STATE_BENCH_PROFILE")})
+			Profile:        os.Getenv("WEIR_STATE_BENCH_PROFILE"),
+			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		PrintState(os.Stdout, r)
+	}
+}
+
+// TestRestoreChild is the new process in which BenchmarkSavepointState
+// (StateOptions.RestoreCommand) restores a savepoint; run alone, it skips.
+func TestRestoreChild(t *testing.T) {
+	ok, err := RestoreChild(os.Stdout)
+	if !ok {
+		t.Skip("run by BenchmarkSavepointState in a new process")
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

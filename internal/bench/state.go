@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,11 @@ type StateOptions struct {
 	// Profile+"-restore.pprof", and their execution traces to the same
 	// names ending in ".trace".
 	Profile string
+	// RestoreCommand, if set, is a command that runs RestoreChild in a new
+	// process (a test binary and the flags that select a test calling it):
+	// the cold restore is then also measured in a process that has not
+	// used any memory yet, as a job restored from a savepoint starts.
+	RestoreCommand []string
 }
 
 // DiskProbe is one measurement of the disk's own sequential speed.
@@ -131,6 +138,14 @@ type StateResult struct {
 	WarmRestoreRead float64
 	// WarmRestoreTime is the duration of the warm restore.
 	WarmRestoreTime time.Duration
+	// FreshRestoreTime and FreshRestoreCPU are the cold restore's duration
+	// and CPU time in a new process (StateOptions.RestoreCommand), which
+	// pays the first touch of every page of memory the state fills; 0 if
+	// not measured. FreshRestoreRead is MB/s and FreshRestoreDiskRatio its
+	// ratio to DiskRead.
+	FreshRestoreTime, FreshRestoreCPU time.Duration
+	FreshRestoreRead                  float64
+	FreshRestoreDiskRatio             float64
 
 	// BytesPerSubtask is the bytes each new subtask reads at
 	// RestoreParallelism, through the format's range reads.
@@ -452,6 +467,15 @@ func State(o StateOptions) (*StateResult, error) {
 		return nil, err
 	}
 	r.WarmRestoreRead = mbps(r.StateBytes, r.WarmRestoreTime)
+	if len(o.RestoreCommand) > 0 {
+		if _, err = evictDir(path); err != nil {
+			return nil, err
+		}
+		if r.FreshRestoreTime, r.FreshRestoreCPU, err = restoreInChild(path, o); err != nil {
+			return nil, err
+		}
+		r.FreshRestoreRead = mbps(r.StateBytes, r.FreshRestoreTime)
+	}
 
 	if r.DiskAfter, err = diskSpeed(o.Dir, max(r.StateBytes, minProbe)); err != nil {
 		return nil, err
@@ -466,7 +490,58 @@ func State(o StateOptions) (*StateResult, error) {
 	r.FreshMemory = (memBefore + memAfter) / 2
 	r.WriteDiskRatio = r.SavepointWrite / r.DiskWrite
 	r.RestoreDiskRatio = r.RestoreRead / r.DiskRead
+	r.FreshRestoreDiskRatio = r.FreshRestoreRead / r.DiskRead
 	return r, nil
+}
+
+// The parent and the child of a restore in a new process agree through the
+// environment variable childEnv ("path parallelism value-bytes") and one
+// line of the child's standard output (childPrefix, then the restore's
+// duration and CPU time in nanoseconds).
+const (
+	childEnv    = "WEIR_STATE_BENCH_RESTORE_CHILD"
+	childPrefix = "weir-restore-child:"
+)
+
+// restoreInChild runs o.RestoreCommand to restore the savepoint at path in
+// a new process and returns what the child measured.
+func restoreInChild(path string, o StateOptions) (d, cpu time.Duration, err error) {
+	cmd := exec.Command(o.RestoreCommand[0], o.RestoreCommand[1:]...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", childEnv, path, o.RestoreParallelism, o.ValueBytes))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("bench: restore in a new process: %w\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, childPrefix); ok {
+			if _, err := fmt.Sscan(rest, &d, &cpu); err != nil {
+				return 0, 0, fmt.Errorf("bench: restore in a new process: %q: %w", line, err)
+			}
+			return d, cpu, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("bench: restore in a new process printed no result:\n%s", out)
+}
+
+// RestoreChild is the child's side of StateOptions.RestoreCommand: if the
+// parent's environment variable is set, it restores the savepoint it names,
+// writes the result line to w and reports true; otherwise it reports false.
+func RestoreChild(w io.Writer) (bool, error) {
+	spec := os.Getenv(childEnv)
+	if spec == "" {
+		return false, nil
+	}
+	var o StateOptions
+	var path string
+	if _, err := fmt.Sscan(spec, &path, &o.RestoreParallelism, &o.ValueBytes); err != nil {
+		return true, fmt.Errorf("bench: %s=%q: %w", childEnv, spec, err)
+	}
+	d, cpu, err := restore(path, o, "")
+	if err != nil {
+		return true, err
+	}
+	_, err = fmt.Fprintf(w, "%s %d %d\n", childPrefix, d, cpu)
+	return true, err
 }
 
 // restore times an engine start (which loads the state) from the savepoint
@@ -515,6 +590,10 @@ func PrintState(w io.Writer, r *StateResult) {
 	fmt.Fprintf(w, "restore, cold (open + load into the heap backend): %v, %.0f MB/s = %.2f x disk cold read (target >= 0.80); CPU %v%s\n",
 		r.RestoreTime.Round(time.Millisecond), r.RestoreRead, r.RestoreDiskRatio, r.RestoreCPU.Round(time.Millisecond), residentNote(r.ResidentBeforeRestore))
 	fmt.Fprintf(w, "restore, warm (savepoint in the page cache): %v, %.0f MB/s (information)\n", r.WarmRestoreTime.Round(time.Millisecond), r.WarmRestoreRead)
+	if r.FreshRestoreTime > 0 {
+		fmt.Fprintf(w, "restore, cold, in a new process (every page of the state's memory touched for the first time): %v, %.0f MB/s = %.2f x disk cold read; CPU %v\n",
+			r.FreshRestoreTime.Round(time.Millisecond), r.FreshRestoreRead, r.FreshRestoreDiskRatio, r.FreshRestoreCPU.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "bytes read per subtask at p=%d:", r.RestoreParallel)
 	for _, b := range r.BytesPerSubtask {
 		fmt.Fprintf(w, " %.1f MB", float64(b)/1e6)

@@ -113,12 +113,14 @@ func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 		// the page faults). One that does doubles.
 		headroom := (3*int(math.Sqrt(float64(more))) + 8) * avg
 		b := make([]byte, len(r.buf), max(want+headroom, 2*cap(r.buf)))
+		prefault(b)
 		copy(b, r.buf)
 		r.buf = b
 		return
 	}
 	if len(a.chunk)-a.used < want {
 		a.chunk, a.used = make([]byte, rawChunk), 0
+		prefault(a.chunk)
 	}
 	a.start, a.last = a.used, r
 	r.buf = append(a.chunk[a.start:a.start:a.start+want], r.buf...)
