@@ -495,7 +495,8 @@ func State(o StateOptions) (*StateResult, error) {
 }
 
 // The parent and the child of a restore in a new process agree through the
-// environment variable childEnv ("path parallelism value-bytes") and one
+// environment variable childEnv ("path parallelism value-bytes", then the
+// prefix of the child's profiles if the parent profiles) and one
 // line of the child's standard output (childPrefix, then the restore's
 // duration and CPU time in nanoseconds).
 const (
@@ -507,7 +508,11 @@ const (
 // a new process and returns what the child measured.
 func restoreInChild(path string, o StateOptions) (d, cpu time.Duration, err error) {
 	cmd := exec.Command(o.RestoreCommand[0], o.RestoreCommand[1:]...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", childEnv, path, o.RestoreParallelism, o.ValueBytes))
+	spec := fmt.Sprintf("%s %d %d", path, o.RestoreParallelism, o.ValueBytes)
+	if o.Profile != "" {
+		spec += " " + o.Profile + "-fresh"
+	}
+	cmd.Env = append(os.Environ(), childEnv+"="+spec)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: restore in a new process: %w\n%s", err, out)
@@ -533,10 +538,17 @@ func RestoreChild(w io.Writer) (bool, error) {
 	}
 	var o StateOptions
 	var path string
-	if _, err := fmt.Sscan(spec, &path, &o.RestoreParallelism, &o.ValueBytes); err != nil {
+	f := strings.Fields(spec)
+	if len(f) < 3 {
+		return true, fmt.Errorf("bench: %s=%q: want path, parallelism, value bytes and a profile prefix, if any", childEnv, spec)
+	}
+	if _, err := fmt.Sscan(strings.Join(f[:3], " "), &path, &o.RestoreParallelism, &o.ValueBytes); err != nil {
 		return true, fmt.Errorf("bench: %s=%q: %w", childEnv, spec, err)
 	}
-	d, cpu, err := restore(path, o, "")
+	if len(f) > 3 {
+		o.Profile = f[3]
+	}
+	d, cpu, err := restore(path, o, o.Profile)
 	if err != nil {
 		return true, err
 	}
