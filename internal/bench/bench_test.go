@@ -67,7 +67,13 @@ func TestRunSmall(t *testing.T) {
 // TestStateSmall runs the savepoint benchmark on a small state: its figures
 // must be plausible and the restore must read every byte once.
 func TestStateSmall(t *testing.T) {
-	r, err := State(StateOptions{Dir: t.TempDir(), Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
+	// A directory whose name has a space: the restore in a new process
+	// must still find the savepoint.
+	dir := filepath.Join(t.TempDir(), "with space")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := State(StateOptions{Dir: dir, Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
 		RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
 	if err != nil {
 		t.Fatal(err)

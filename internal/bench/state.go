@@ -494,25 +494,29 @@ func State(o StateOptions) (*StateResult, error) {
 	return r, nil
 }
 
-// The parent and the child of a restore in a new process agree through the
-// environment variable childEnv ("path parallelism value-bytes", then the
-// prefix of the child's profiles if the parent profiles) and one
-// line of the child's standard output (childPrefix, then the restore's
-// duration and CPU time in nanoseconds).
+// The parent and the child of a restore in a new process agree through
+// environment variables (childEnv: the savepoint's path; childEnvArgs:
+// "parallelism value-bytes"; childEnvProfile: the prefix of the child's
+// profiles, if the parent profiles) and one line of the child's standard
+// output (childPrefix, then the restore's duration and CPU time in
+// nanoseconds).
 const (
-	childEnv    = "WEIR_STATE_BENCH_RESTORE_CHILD"
-	childPrefix = "weir-restore-child:"
+	childEnv        = "WEIR_STATE_BENCH_RESTORE_CHILD"
+	childEnvArgs    = "WEIR_STATE_BENCH_RESTORE_CHILD_ARGS"
+	childEnvProfile = "WEIR_STATE_BENCH_RESTORE_CHILD_PROFILE"
+	childPrefix     = "weir-restore-child:"
 )
 
 // restoreInChild runs o.RestoreCommand to restore the savepoint at path in
 // a new process and returns what the child measured.
 func restoreInChild(path string, o StateOptions) (d, cpu time.Duration, err error) {
 	cmd := exec.Command(o.RestoreCommand[0], o.RestoreCommand[1:]...)
-	spec := fmt.Sprintf("%s %d %d", path, o.RestoreParallelism, o.ValueBytes)
+	cmd.Env = append(os.Environ(),
+		childEnv+"="+path,
+		fmt.Sprintf("%s=%d %d", childEnvArgs, o.RestoreParallelism, o.ValueBytes))
 	if o.Profile != "" {
-		spec += " " + o.Profile + "-fresh"
+		cmd.Env = append(cmd.Env, childEnvProfile+"="+o.Profile+"-fresh")
 	}
-	cmd.Env = append(os.Environ(), childEnv+"="+spec)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: restore in a new process: %w\n%s", err, out)
@@ -529,24 +533,17 @@ func restoreInChild(path string, o StateOptions) (d, cpu time.Duration, err erro
 }
 
 // RestoreChild is the child's side of StateOptions.RestoreCommand: if the
-// parent's environment variable is set, it restores the savepoint it names,
-// writes the result line to w and reports true; otherwise it reports false.
+// parent's environment variables are set, it restores the savepoint they
+// name, writes the result line to w and reports true; otherwise it reports
+// false.
 func RestoreChild(w io.Writer) (bool, error) {
-	spec := os.Getenv(childEnv)
-	if spec == "" {
+	path := os.Getenv(childEnv)
+	if path == "" {
 		return false, nil
 	}
-	var o StateOptions
-	var path string
-	f := strings.Fields(spec)
-	if len(f) < 3 {
-		return true, fmt.Errorf("bench: %s=%q: want path, parallelism, value bytes and a profile prefix, if any", childEnv, spec)
-	}
-	if _, err := fmt.Sscan(strings.Join(f[:3], " "), &path, &o.RestoreParallelism, &o.ValueBytes); err != nil {
-		return true, fmt.Errorf("bench: %s=%q: %w", childEnv, spec, err)
-	}
-	if len(f) > 3 {
-		o.Profile = f[3]
+	o := StateOptions{Profile: os.Getenv(childEnvProfile)}
+	if _, err := fmt.Sscan(os.Getenv(childEnvArgs), &o.RestoreParallelism, &o.ValueBytes); err != nil {
+		return true, fmt.Errorf("bench: %s=%q: want the parallelism and the value bytes: %w", childEnvArgs, os.Getenv(childEnvArgs), err)
 	}
 	d, cpu, err := restore(path, o, o.Profile)
 	if err != nil {
