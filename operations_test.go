@@ -554,6 +554,24 @@ func mustJobID(t *testing.T, s string) [16]byte {
 	return id
 }
 
+// opsRunPastRetained resumes the job with restore (a FromSavepoint option)
+// at parallelism 3, checkpointing into ckDir every 5 ms and retaining
+// retain checkpoints; once it has read 70 records and completed retain+3
+// snapshots after the savepoint spID, it cancels the job and returns it.
+func opsRunPastRetained(t *testing.T, recs []kv, restore weir.Option, ckDir string, spID uint64, retain int) *weir.JobClient {
+	t.Helper()
+	src := newOpsGatedSource(recs, 70) // some progress after the restore, then idle
+	job := opsStart(t, src, memory.NewSink[string](), weir.WithParallelism(3), restore,
+		weir.WithCheckpointDir(ckDir), weir.WithCheckpointInterval(5*time.Millisecond), weir.WithRetainedCheckpoints(retain))
+	src.WaitPos(t, 70)
+	opsWaitSnapshot(t, job, spID+uint64(retain)+3)
+	job.Cancel()
+	if err := opsWait(t, job); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after Cancel = %v, want context.Canceled", err)
+	}
+	return job
+}
+
 // TestOpsRestoreNoClaim: a job resumed in the default no-claim mode takes
 // more periodic checkpoints than it retains and disposes of the old ones,
 // but never touches the savepoint it started from: byte for byte the same
@@ -565,15 +583,7 @@ func TestOpsRestoreNoClaim(t *testing.T) {
 	sp, spID, first := opsSavepoint(t, spDir)
 	hashes := opsHashDir(t, sp)
 
-	src := newOpsGatedSource(recs, 70) // some progress after the restore, then idle
-	job := opsStart(t, src, memory.NewSink[string](), weir.WithParallelism(3), weir.FromSavepoint(sp),
-		weir.WithCheckpointDir(ckDir), weir.WithCheckpointInterval(5*time.Millisecond), weir.WithRetainedCheckpoints(retain))
-	src.WaitPos(t, 70)
-	opsWaitSnapshot(t, job, spID+retain+3)
-	job.Cancel()
-	if err := opsWait(t, job); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Wait after Cancel = %v, want context.Canceled", err)
-	}
+	job := opsRunPastRetained(t, recs, weir.FromSavepoint(sp), ckDir, spID, retain)
 
 	opsSameHashes(t, "no-claim savepoint after the resumed run", opsHashDir(t, sp), hashes)
 	// The run's own checkpoints are rotated: exactly the newest `retain`
@@ -673,16 +683,7 @@ func TestOpsRestoreClaim(t *testing.T) {
 	t.Run("periodic", func(t *testing.T) {
 		spDir, ckDir := t.TempDir(), t.TempDir()
 		sp, spID, _ := opsSavepoint(t, spDir)
-		src := newOpsGatedSource(recs, 70)
-		job := opsStart(t, src, memory.NewSink[string](), weir.WithParallelism(3),
-			weir.FromSavepoint(sp, weir.WithRestoreMode(weir.Claim)),
-			weir.WithCheckpointDir(ckDir), weir.WithCheckpointInterval(5*time.Millisecond), weir.WithRetainedCheckpoints(retain))
-		src.WaitPos(t, 70)
-		opsWaitSnapshot(t, job, spID+retain+3)
-		job.Cancel()
-		if err := opsWait(t, job); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Wait after Cancel = %v, want context.Canceled", err)
-		}
+		job := opsRunPastRetained(t, recs, weir.FromSavepoint(sp, weir.WithRestoreMode(weir.Claim)), ckDir, spID, retain)
 		if _, err := os.Stat(sp); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("the claimed savepoint %s survived %d newer checkpoints (stat: %v)", sp, retain+3, err)
 		}

@@ -14,8 +14,11 @@ import (
 // faults are most of its cost. Measured on the development VM: 1 GiB
 // faulted in at 279–291 MB/s page by page and at 533–561 MB/s this way;
 // the 1 GB restore of 1 KB values in a new process took 2.20–2.21 s
-// without it and 1.37–1.57 s with it (BENCHMARKS.md). Errors (an older
-// kernel) are ignored: the pages then fault in as they are written.
+// without it and 1.37–1.57 s with it (BENCHMARKS.md). The whole capacity
+// is backed, so a buffer's unused headroom (rawArena.grow sizes it to what
+// the reserve expects, plus three standard deviations) counts in the
+// process's memory from the start. Errors (an older kernel) are ignored:
+// the pages then fault in as they are written.
 func prefault(b []byte) {
 	const page = 4096
 	if cap(b) < 2*page {
