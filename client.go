@@ -320,7 +320,7 @@ func (c *JobClient) recoverable(err error) (string, uint64, bool) {
 // openRestore opens the snapshot to restore and matches its operators to
 // the job's.
 func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) {
-	fs, err := openSnapshot(e.restore.path)
+	fs, err := e.openSnapshot(e.restore.path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("weir: cannot restore: %w", err)
 	}
@@ -664,7 +664,7 @@ func (c *JobClient) recover(path string, id uint64, cause error) error {
 	case <-c.ctx.Done():
 		return c.ctx.Err()
 	}
-	fs, err := openSnapshot(path)
+	fs, err := c.env.openSnapshot(path)
 	if err != nil {
 		return fmt.Errorf("recovering from %s: %w", path, err)
 	}

@@ -30,6 +30,7 @@ import (
 //	execution.savepoint.path                  FromSavepoint (-s)
 //	execution.savepoint.ignore-unclaimed-state AllowNonRestoredState (-n)
 //	execution.savepoint-restore-mode          --restore-mode
+//	state.restore.copy-files                  WithRestoreCopy (when true)
 //	rest.address                              the control server's address
 //
 // Durations are Go durations ("10s", "1m30s") or a plain number of
@@ -55,6 +56,9 @@ type Config struct {
 	IgnoreUnclaimedState bool
 	// RestoreMode is execution.savepoint-restore-mode ("" = unset).
 	RestoreMode RestoreMode
+	// RestoreCopyFiles is state.restore.copy-files, a key of weir's own:
+	// restores read data files into memory instead of mapping them.
+	RestoreCopyFiles bool
 	// RESTAddress is rest.address, host:port ("" = 127.0.0.1 on a port the
 	// system picks). The control API has no authentication: bind it to
 	// anything but a loopback address only on a trusted network.
@@ -92,6 +96,10 @@ var configKeys = []configKey{
 		}
 		c.RestoreMode, err = normalizeRestoreMode(s)
 		return err
+	}},
+	{"state.restore.copy-files", func(c *Config, v any) (err error) {
+		c.RestoreCopyFiles, err = configBool(v)
+		return
 	}},
 	{"rest.address", func(c *Config, v any) (err error) {
 		if c.RESTAddress, err = configString(v); err != nil {
@@ -205,6 +213,9 @@ func (c *Config) Option() Option {
 		}
 		if c.Parallelism != 0 {
 			WithParallelism(c.Parallelism)(e)
+		}
+		if c.RestoreCopyFiles {
+			WithRestoreCopy()(e)
 		}
 		if c.SavepointPath != "" {
 			ro := []RestoreOption{WithRestoreMode(NoClaim)}

@@ -40,8 +40,9 @@ parallelism.default: "2"
 execution.savepoint.path: /sp/savepoint-1
 execution.savepoint.ignore-unclaimed-state: true
 execution.savepoint-restore-mode: CLAIM
+state.restore.copy-files: true
 `, Config{SavepointDir: "/sp", CheckpointInterval: 1500 * time.Millisecond, Parallelism: 2,
-			SavepointPath: "/sp/savepoint-1", IgnoreUnclaimedState: true, RestoreMode: Claim}},
+			SavepointPath: "/sp/savepoint-1", IgnoreUnclaimedState: true, RestoreMode: Claim, RestoreCopyFiles: true}},
 		{"mixed", "state:\n  checkpoints.dir: /cp\nexecution.checkpointing:\n  interval: 0\n", Config{CheckpointDir: "/cp"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,11 +124,14 @@ func TestLoadConfig(t *testing.T) {
 // Environment, and that flags override the file.
 func TestOptions(t *testing.T) {
 	cfg := &Config{SavepointDir: "/sp", CheckpointDir: "/cp", RetainedCheckpoints: 3, CheckpointInterval: time.Second,
-		CheckpointTimeout: time.Minute, Parallelism: 4, SavepointPath: "/from-config", IgnoreUnclaimedState: true}
+		CheckpointTimeout: time.Minute, Parallelism: 4, SavepointPath: "/from-config", IgnoreUnclaimedState: true, RestoreCopyFiles: true}
 
 	e := NewEnvironment(cfg.Option())
 	if len(e.errs) > 0 {
 		t.Fatal(e.errs)
+	}
+	if !e.copyFiles {
+		t.Fatal("state.restore.copy-files: the environment maps files")
 	}
 	wantCP := checkpointConfig{savepointDir: "/sp", checkpointDir: "/cp", interval: time.Second, retain: 3, timeout: time.Minute}
 	if e.cp.savepointDir != wantCP.savepointDir || e.cp.checkpointDir != wantCP.checkpointDir || e.cp.interval != wantCP.interval ||

@@ -26,6 +26,7 @@ type Environment struct {
 	errs        []error
 	cp          checkpointConfig
 	restore     *restoreConfig
+	copyFiles   bool // WithRestoreCopy
 }
 
 // Option configures an Environment.
@@ -55,6 +56,15 @@ func WithLogger(l *slog.Logger) Option {
 		e.logger = l
 	}
 }
+
+// WithRestoreCopy makes restores read a snapshot's data files into memory
+// of the state's own instead of mapping them (the default on Linux; see
+// docs/design.md). A read error of a mapped file kills the process (SIGBUS)
+// where a copying restore fails with an error, and a mapped file that is
+// truncated or rewritten in place while the job runs does the same: copy
+// when snapshots live on a network or FUSE file system, or where something
+// other than weir may rewrite their files.
+func WithRestoreCopy() Option { return func(e *Environment) { e.copyFiles = true } }
 
 // NewEnvironment returns an environment for building one job.
 func NewEnvironment(opts ...Option) *Environment {

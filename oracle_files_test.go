@@ -257,8 +257,15 @@ func testOracleFiles(t *testing.T, c filesCase) {
 	t.Logf("%s: %d events, %d results; stop points %+v", c.name, c.events, len(want), points)
 	for i, sp := range points {
 		for _, p2 := range []int{c.p, c.p + 1, 1} {
-			t.Run(fmt.Sprintf("p%d->p%d/gate%d", c.p, p2, sp.gate), func(t *testing.T) {
-				got := stopMoveResume(t, c, c.p, p2, sp, i%2 == 1)
+			// Resumes at parallelism 1 read the files into memory
+			// (WithRestoreCopy); the others map them.
+			copyFiles := p2 == 1
+			name := fmt.Sprintf("p%d->p%d/gate%d", c.p, p2, sp.gate)
+			if copyFiles {
+				name += "/copy"
+			}
+			t.Run(name, func(t *testing.T) {
+				got := stopMoveResume(t, c, c.p, p2, sp, i%2 == 1, copyFiles)
 				if !slices.Equal(got, want) {
 					t.Fatalf("%d results, want %d; first differences: %v", len(got), len(want), diff(got, want))
 				}
@@ -270,8 +277,9 @@ func testOracleFiles(t *testing.T, c filesCase) {
 // stopMoveResume runs c at parallelism p1 until sp, stops it with a
 // savepoint written to a directory, moves the savepoint to another one,
 // resumes from it at p2 (by its _metadata file if byMetadata, else by its
-// directory), and returns the results of both runs, sorted.
-func stopMoveResume(t *testing.T, c filesCase, p1, p2 int, sp filesStopPoint, byMetadata bool) []string {
+// directory; reading the files into memory if copyFiles), and returns the
+// results of both runs, sorted.
+func stopMoveResume(t *testing.T, c filesCase, p1, p2 int, sp filesStopPoint, byMetadata, copyFiles bool) []string {
 	t.Helper()
 	dir := t.TempDir()
 	clock := newGateClock(c.sources * p1)
@@ -343,7 +351,11 @@ func stopMoveResume(t *testing.T, c filesCase, p1, p2 int, sp filesStopPoint, by
 	if byMetadata {
 		from = filepath.Join(moved, "_metadata")
 	}
-	env2 := newEnv(weir.WithParallelism(p2), weir.FromSavepoint(from))
+	opts := []weir.Option{weir.WithParallelism(p2), weir.FromSavepoint(from)}
+	if copyFiles {
+		opts = append(opts, weir.WithRestoreCopy())
+	}
+	env2 := newEnv(opts...)
 	sink2 := memory.NewSink[string]()
 	if err := c.job(0).build(env2, sink2); err != nil {
 		t.Fatal(err)

@@ -214,6 +214,18 @@ func keyedKind(k engine.KeyedState) format.StateKind {
 type fileSnapshot struct {
 	s   *format.Snapshot
 	ops map[engine.OperatorID]*format.Operator
+	// opts are the options of keyed reads: format.Mapped unless the
+	// environment copies (WithRestoreCopy).
+	opts []format.ReadOption
+}
+
+// openSnapshot opens the snapshot at path for e's restore.
+func (e *Environment) openSnapshot(path string) (*fileSnapshot, error) {
+	f, err := openSnapshot(path)
+	if err == nil && !e.copyFiles {
+		f.opts = append(f.opts, format.Mapped())
+	}
+	return f, err
 }
 
 func openSnapshot(path string) (*fileSnapshot, error) {
@@ -259,7 +271,7 @@ func (f *fileSnapshot) Keyed(id engine.OperatorID, r keyspace.Range, fn func(str
 // KeyedRuns implements engine.KeyedRunSource.
 func (f *fileSnapshot) KeyedRuns(id engine.OperatorID, r keyspace.Range, fn func(string, backend.Run) error) error {
 	return f.eachKeyed(id, func(op format.OperatorID, name string) error {
-		return f.s.ReadKeyedRuns(op, name, r, func(run backend.Run) error { return fn(name, run) })
+		return f.s.ReadKeyedRuns(op, name, r, func(run backend.Run) error { return fn(name, run) }, f.opts...)
 	})
 }
 

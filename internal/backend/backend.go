@@ -130,7 +130,7 @@ type Keyed interface {
 // restoring its entries one by one. A run without offsets that does not
 // hold exactly N whole entries is refused with ErrBadRun; a run with
 // offsets is checked as Run.Offsets says. The run is valid only during the
-// call.
+// call, unless it says otherwise (Run.Keep).
 type RunRestorer interface {
 	RestoreRun(run Run) error
 }
@@ -154,6 +154,14 @@ type Run struct {
 	// the run have the same hash, so that none can be a duplicate of the
 	// one before it.
 	Distinct bool
+	// Keep, if not nil, says that Bytes lies in memory that is never
+	// written and stays valid, after the call, for as long as Keep is
+	// reachable (a read-only mapping of a data file, unmapped once Keep is
+	// garbage). A restorer may then hold on to Bytes instead of copying it,
+	// provided that everything holding a part of it holds Keep too. The
+	// garbage collector does not see such memory: a slice of it kept
+	// without Keep may dangle, and nothing may write to it.
+	Keep any
 }
 
 // ErrBadRun is returned for a run that does not hold whole encoded entries.

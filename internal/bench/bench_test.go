@@ -64,62 +64,39 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
-// TestStateSmall runs the savepoint benchmark on a small state: its figures
-// must be plausible and the restore must read every byte once.
+// TestStateSmall runs the savepoint benchmark on a small state, restoring
+// by mapping the files and by copying them: its figures must be plausible
+// and the restore must read every byte once.
 func TestStateSmall(t *testing.T) {
-	// A directory whose name has a space: the restore in a new process
-	// must still find the savepoint.
-	dir := filepath.Join(t.TempDir(), "with space")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, err := State(StateOptions{Dir: dir, Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
-		RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 || r.FreshRestoreRead <= 0 ||
-		r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes ||
-		r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" {
-		t.Fatalf("implausible %+v", r)
-	}
-	if len(r.BytesPerSubtask) != 3 {
-		t.Fatalf("bytes per subtask %v", r.BytesPerSubtask)
-	}
-	var sb strings.Builder
-	PrintState(&sb, r)
-	if !strings.Contains(sb.String(), "bytes read per subtask at p=3") || !strings.Contains(sb.String(), "in a new process") {
-		t.Fatal(sb.String())
-	}
-}
-
-// BenchmarkSavepointState measures a large keyed state when
-// WEIR_STATE_BENCH_KEYS is set, with WEIR_STATE_BENCH_VALUE_BYTES-byte values
-// (default 48): e.g. 16000000 keys x 48 B (entry-bound) or 1000000 keys x
-// 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md. With
-// WEIR_STATE_BENCH_PROFILE=prefix it writes CPU profiles of the savepoint and
-// of the cold restore, and execution traces (StateOptions.Profile).
-func BenchmarkSavepointState(b *testing.B) {
-	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
-	if keys == 0 {
-		b.Skip("set WEIR_STATE_BENCH_KEYS")
-	}
-	valueBytes := 48
-	if v := os.Getenv("WEIR_STATE_BENCH_VALUE_BYTES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 8 {
-			b.Fatalf("WEIR_STATE_BENCH_VALUE_BYTES=%q: want an integer >= 8", v)
+	for _, copyFiles := range []bool{false, true} {
+		// A directory whose name has a space: the restore in a new
+		// process must still find the savepoint.
+		dir := filepath.Join(t.TempDir(), "with space")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
 		}
-		valueBytes = n
-	}
-	for i := 0; i < b.N; i++ {
-		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3,
-			Profile:        os.Getenv("WEIR_STATE_BENCH_PROFILE"),
-			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
+		r, err := State(StateOptions{Dir: dir, Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
+			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}, CopyFiles: copyFiles})
 		if err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
-		PrintState(os.Stdout, r)
+		if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 || r.FreshRestoreRead <= 0 ||
+			r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes ||
+			r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" || r.CopyFiles != copyFiles {
+			t.Fatalf("implausible %+v", r)
+		}
+		if len(r.BytesPerSubtask) != 3 {
+			t.Fatalf("bytes per subtask %v", r.BytesPerSubtask)
+		}
+		var sb strings.Builder
+		PrintState(&sb, r)
+		how := "mapping its files"
+		if copyFiles {
+			how = "copying its files"
+		}
+		if !strings.Contains(sb.String(), "bytes read per subtask at p=3") || !strings.Contains(sb.String(), "in a new process") || !strings.Contains(sb.String(), how) {
+			t.Fatal(sb.String())
+		}
 	}
 }
 

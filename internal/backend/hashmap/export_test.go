@@ -47,3 +47,15 @@ func decodeAll[KK comparable, E any](s *store[KK, E]) {
 		}
 	}
 }
+
+// RawBytes returns the bytes of raw entries t holds, and how many of them
+// lie in mappings (backend.Run.Keep) rather than in copies.
+func RawBytes[K, N comparable, V any](t *Value[K, N, V]) (total, mapped int) {
+	t.st.shards(func(sh *shard[nsKey[K, N], *entry[V]]) {
+		if r := sh.raw; r != nil {
+			total += r.size()
+			mapped += r.mappedBytes
+		}
+	})
+	return total, mapped
+}

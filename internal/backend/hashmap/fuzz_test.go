@@ -18,7 +18,9 @@ type restoreRunner interface {
 
 // FuzzRestoreRun hands arbitrary bytes to the restore of each table kind as
 // a run of n entries. It must return an error or take the run, never panic,
-// and a run it took holds at most n entries (fewer if some merged). Runs
+// and a run it took holds at most n entries (fewer if some merged). Whole
+// entries restore alike with and without offsets, and from read-only memory
+// the table may keep (backend.Run.Keep). Runs
 // come from blocks the reader has checked, so this is defence in depth.
 func FuzzRestoreRun(f *testing.F) {
 	hash, err := keyspace.HasherFor[string]()
@@ -33,7 +35,7 @@ func FuzzRestoreRun(f *testing.F) {
 	f.Fuzz(func(t *testing.T, run []byte, n int) {
 		fx := newFixture(t, 0)
 		indexed, ok := indexRun(run)
-		ix := newFixture(t, 0)
+		ix, mx := newFixture(t, 0), newFixture(t, 0)
 		for i, tb := range []restoreRunner{fx.value, fx.list, fx.m} {
 			err := tb.RestoreRun(backend.Run{Bytes: run, N: n})
 			if ok && indexed.N == n {
@@ -46,6 +48,15 @@ func FuzzRestoreRun(f *testing.F) {
 				}
 				if err == nil && !slices.Equal(collect(t, itb, keyspace.Full), collect(t, tb, keyspace.Full)) {
 					t.Fatalf("run of %d entries: the table restored with offsets holds other entries", n)
+				}
+				// And in read-only memory the table may keep: the
+				// same outcome again.
+				mapped := indexed
+				mapped.Bytes, mapped.Keep = readOnly(indexed.Bytes)
+				mtb := []restoreRunner{mx.value, mx.list, mx.m}[i]
+				merr := mtb.RestoreRun(mapped)
+				if (err == nil) != (merr == nil) || err == nil && !slices.Equal(collect(t, mtb, keyspace.Full), collect(t, tb, keyspace.Full)) {
+					t.Fatalf("run of %d entries: without offsets %v, mapped %v and other entries", n, err, merr)
 				}
 			}
 			if err != nil {

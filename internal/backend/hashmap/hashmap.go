@@ -292,3 +292,41 @@ func holdsReferences(t reflect.Type) bool {
 	}
 	return false
 }
+
+// serdePath is the import path of package serde.
+var serdePath = reflect.TypeFor[serde.String]().PkgPath()
+
+// copies reports whether the values s reads never share memory with its
+// input: T holds nothing that can point to memory (no pointers, slices,
+// strings, ...), or s is one of serde's serializers, which copy what they
+// read. A user's serializer may return a slice of its input, which must
+// then be memory the garbage collector keeps (see store.keepsMapped).
+func copies[T any](s serde.Serializer[T]) bool {
+	if !refersToMemory(reflect.TypeFor[T]()) {
+		return true
+	}
+	t := reflect.TypeOf(s)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != nil && t.PkgPath() == serdePath
+}
+
+// refersToMemory reports whether a value of type t can point to memory
+// outside itself: holdsReferences, or it holds a string.
+func refersToMemory(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && refersToMemory(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if refersToMemory(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return holdsReferences(t)
+}

@@ -22,16 +22,31 @@ const (
 	measuredRuns                    // RestoreRun without offsets
 	indexedRuns                     // RestoreRun with offsets, Distinct where true
 	indexedDups                     // RestoreRun with offsets, Distinct never set
+	mappedRuns                      // indexedRuns in read-only memory, with Run.Keep
+	mixedRuns                       // runs of an even length as mappedRuns, others as measuredRuns
 )
 
-var restoreModes = []restoreMode{byEntry, measuredRuns, indexedRuns, indexedDups}
+var restoreModes = []restoreMode{byEntry, measuredRuns, indexedRuns, indexedDups, mappedRuns, mixedRuns}
 
 func (m restoreMode) String() string {
-	return [...]string{"entries", "runs", "indexed", "indexed-dups"}[m]
+	return [...]string{"entries", "runs", "indexed", "indexed-dups", "mapped", "mixed"}[m]
 }
 
-// makeRun encodes es as a run for mode m (not byEntry).
+// makeRun encodes es as a run for mode m (not byEntry). A mapped run lies
+// in read-only memory that is unmapped once its Keep is garbage: a table
+// that writes to it, or reads it after dropping Keep, crashes the test.
 func makeRun(es []backend.Entry, m restoreMode) backend.Run {
+	if m == mixedRuns {
+		m = measuredRuns
+		if len(es)%2 == 0 {
+			m = mappedRuns
+		}
+	}
+	if m == mappedRuns {
+		run := makeRun(es, indexedRuns)
+		run.Bytes, run.Keep = readOnly(run.Bytes)
+		return run
+	}
 	run := backend.Run{N: len(es)}
 	if m != measuredRuns {
 		run.Offsets = make([]uint32, 0, len(es))

@@ -4,18 +4,55 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"runtime"
 
 	"github.com/weirstream/weir/internal/backend"
 )
 
 // rawEntries are restored entries not decoded yet (see store.restore), one
-// after another in the encoding of a run (backend.RunRestorer). They are
+// after another in the encoding of a run (backend.RunRestorer), in pieces:
+// pieces of arena memory that the restore copied entries into, and pieces
+// of file mappings that it kept as they are (backend.Run.Keep). They are
 // appended by the restore and only read afterwards.
 type rawEntries struct {
-	buf  []byte
-	n    int
-	at   int64 // the processing time the entries were restored at
-	prev int   // offset in buf of the last entry
+	pieces [][]byte // the pieces before buf, in order
+	buf    []byte   // the last piece
+	mapped bool     // buf lies in a mapping: appends start a new piece
+	keep   []any    // the mappings that pieces lie in, each once
+	// mappedBytes counts the bytes of the pieces that lie in mappings.
+	mappedBytes int
+	n           int
+	at          int64 // the processing time the entries were restored at
+	prev        int   // offset in buf of the last entry
+}
+
+// seal ends the last piece: the next append starts a new one.
+func (r *rawEntries) seal() {
+	if len(r.buf) > 0 {
+		r.pieces = append(r.pieces, r.buf[:len(r.buf):len(r.buf)])
+	}
+	r.buf, r.mapped, r.prev = nil, false, 0
+}
+
+// addMapped appends piece, whole entries of which the last starts at last,
+// as a piece of its own that lies in the mapping keep. The caller has
+// detached r from its arena.
+func (r *rawEntries) addMapped(piece []byte, last int, keep any) {
+	r.seal()
+	r.buf, r.mapped, r.prev = piece[:len(piece):len(piece)], true, last
+	r.mappedBytes += len(piece)
+	if len(r.keep) == 0 || r.keep[len(r.keep)-1] != keep {
+		r.keep = append(r.keep, keep)
+	}
+}
+
+// size returns the number of bytes of r's entries.
+func (r *rawEntries) size() int {
+	n := len(r.buf)
+	for _, p := range r.pieces {
+		n += len(p)
+	}
+	return n
 }
 
 // dup reports whether e has the hash, key and namespace of the last entry.
@@ -54,18 +91,28 @@ func sameKey(a, b backend.Entry) bool {
 }
 
 // each calls fn for every entry in the order added; the slices passed to fn
-// alias the buffer.
+// alias r's pieces, and are valid only during the call.
 func (r *rawEntries) each(fn func(backend.Entry) error) error {
-	for p := r.buf; len(p) > 0; {
-		e, rest, err := backend.NextEncoded(p)
-		if err != nil {
-			return err
+	for i := 0; i <= len(r.pieces); i++ {
+		p := r.buf
+		if i < len(r.pieces) {
+			p = r.pieces[i]
 		}
-		if err := fn(e); err != nil {
-			return err
+		for len(p) > 0 {
+			e, rest, err := backend.NextEncoded(p)
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			p = rest
 		}
-		p = rest
 	}
+	// p may lie in a mapping that only r holds (a shard decoding its raw
+	// entries has let go of r already): r must stay reachable until p is
+	// read, or the mapping's cleanup could unmap it mid-read.
+	runtime.KeepAlive(r)
 	return nil
 }
 
@@ -85,8 +132,18 @@ type rawArena struct {
 
 const rawChunk = 1 << 20
 
+// detach ends r's claim on the end of the current chunk, if it has one,
+// before r.buf is replaced by a piece that does not lie in the arena.
+func (a *rawArena) detach(r *rawEntries) {
+	if a.last == r {
+		r.buf = r.buf[:len(r.buf):len(r.buf)]
+		a.used = a.start + len(r.buf)
+		a.last = nil
+	}
+}
+
 // grow makes room in r.buf for n more bytes, expecting about more entries
-// of about avg bytes after these.
+// of about avg bytes after these. r.buf must not be a mapped piece.
 func (a *rawArena) grow(r *rawEntries, n, more, avg int) {
 	if cap(r.buf)-len(r.buf) >= n {
 		return

@@ -66,6 +66,9 @@ func TestRawMemory(t *testing.T) {
 			v.st.shards(func(sh *shard[nsKey[int64, struct{}], *entry[[]byte]]) {
 				if sh.raw != nil {
 					held += cap(sh.raw.buf)
+					for _, p := range sh.raw.pieces {
+						held += cap(p)
+					}
 				}
 			})
 			if v.Len() != n {

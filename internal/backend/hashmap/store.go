@@ -43,6 +43,12 @@ import (
 // thus costs a copy per entry, and a snapshot of a shard never touched since
 // copies its raw entries instead of encoding them. Raw entries are never
 // changed once loaded, so a capture may read them while the task decodes.
+//
+// Runs that lie in a file mapping (backend.Run.Keep) are not even copied:
+// the shard keeps them where they are, with the mapping, until it decodes
+// them, so a restore touches no memory but the file's pages in the page
+// cache. Only tables whose serializers copy what they read do so
+// (keepsMapped): a value decoded from a mapping must not point into it.
 
 const (
 	// shardLimit is the number of entries above which a shard splits.
@@ -79,6 +85,11 @@ type store[KK comparable, E any] struct {
 	// check); otherwise check decodes into scratch.
 	probe   func(backend.Entry) error
 	scratch map[KK]E
+	// keepsMapped is set when the table's serializers copy what they read
+	// (copies), so that a restore may keep entries in the file mappings
+	// they come in (backend.Run.Keep): nothing decoded from them can then
+	// point into a mapping.
+	keepsMapped bool
 }
 
 type shard[KK comparable, E any] struct {
@@ -150,6 +161,9 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 			}
 		}
 		r, n := s.rawOf(sh, now), backend.EncodedLen(e)
+		if r.mapped {
+			r.seal()
+		}
 		s.rawMem.grow(r, n, max(sh.hint-r.n-1, 0), s.avgRaw(n))
 		r.prev = len(r.buf)
 		r.buf = backend.AppendEncoded(r.buf, e)
@@ -220,23 +234,47 @@ func (s *store[KK, E]) avgRaw(n int) int {
 }
 
 // restoreRun loads a run of n encoded entries (backend.RunRestorer) at
-// processing time now: the entries of one shard are copied into its raw
-// entries in one piece. Entries with the hash, key and namespace of the one
+// processing time now: the entries of one shard go to its raw entries in
+// one piece, copied, or kept in their mapping (addRaw). Entries with the hash, key and namespace of the one
 // before them (which weir never writes, but the format allows) are merged
 // as a decoded restore merges them, by decoding their shard.
 func (s *store[KK, E]) restoreRun(run backend.Run, now int64) error {
+	keep := run.Keep
+	if !s.keepsMapped {
+		keep = nil
+	}
 	if run.Offsets == nil {
-		return s.restoreMeasured(run.Bytes, run.N, now)
+		return s.restoreMeasured(run.Bytes, run.N, keep, now)
 	}
 	if len(run.Offsets) != run.N {
 		return fmt.Errorf("%w: %d offsets for %d entries", backend.ErrBadRun, len(run.Offsets), run.N)
 	}
-	return s.restoreIndexed(run.Bytes, run.Offsets, run.Distinct, now)
+	return s.restoreIndexed(run.Bytes, run.Offsets, run.Distinct, keep, now)
+}
+
+// addRaw appends piece, k whole entries of sh of which the last starts at
+// last, to sh's raw entries r: as a piece of its own if it lies in the
+// mapping keep, copied into the arena if keep is nil.
+func (s *store[KK, E]) addRaw(sh *shard[KK, E], r *rawEntries, piece []byte, k, last int, keep any) {
+	if keep != nil {
+		s.rawMem.detach(r)
+		r.addMapped(piece, last, keep)
+	} else {
+		if r.mapped {
+			r.seal()
+		}
+		s.rawMem.grow(r, len(piece), max(sh.hint-r.n-k, 0), s.avgRaw(len(piece)/k))
+		r.prev = len(r.buf) + last
+		r.buf = append(r.buf, piece...)
+	}
+	r.n += k
+	s.rawBytes += len(piece)
+	s.rawEntryCnt += k
 }
 
 // restoreMeasured is restoreRun for a run without offsets: it measures
 // every entry to find where one shard's entries end.
-func (s *store[KK, E]) restoreMeasured(run []byte, n int, now int64) error {
+func (s *store[KK, E]) restoreMeasured(run []byte, n int, keep any, now int64) error {
 	got := 0 // entries restored
 	for len(run) > 0 {
 		if len(run) < 8 {
@@ -291,12 +329,7 @@ func (s *store[KK, E]) restoreMeasured(run []byte, n int, now int64) error {
 			if err := s.check(e, sh.id, now); err != nil {
 				return err
 			}
-			s.rawMem.grow(r, end, max(sh.hint-r.n-k, 0), s.avgRaw(end/k))
-			r.prev = len(r.buf) + prev
-			r.buf = append(r.buf, run[:end]...)
-			r.n += k
-			s.rawBytes += end
-			s.rawEntryCnt += k
+			s.addRaw(sh, r, run[:end], k, prev, keep)
 			got += k
 			run = run[end:]
 		}
@@ -320,7 +353,7 @@ func (s *store[KK, E]) restoreMeasured(run []byte, n int, now int64) error {
 // entries with equal hashes are compared, so no entry is measured but the
 // last. The offsets are trusted to be those of a checked reader: their
 // order and bounds are checked, not that each starts an entry.
-func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, now int64) error {
+func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, keep any, now int64) error {
 	n := len(offs)
 	if n == 0 {
 		if len(run) != 0 {
@@ -394,13 +427,7 @@ func (s *store[KK, E]) restoreIndexed(run []byte, offs []uint32, distinct bool, 
 		if err := s.check(e, sh.id, now); err != nil {
 			return err
 		}
-		k, size := j-i, end-off
-		s.rawMem.grow(r, size, max(sh.hint-r.n-k, 0), s.avgRaw(size/k))
-		r.prev = len(r.buf) + int(offs[j-1]) - off
-		r.buf = append(r.buf, run[off:end]...)
-		r.n += k
-		s.rawBytes += size
-		s.rawEntryCnt += k
+		s.addRaw(sh, r, run[off:end], j-i, int(offs[j-1])-off, keep)
 		i = j
 		if dup {
 			if err := s.materialize(sh); err != nil {

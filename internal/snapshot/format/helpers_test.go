@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -298,6 +299,47 @@ func readAll(t testing.TB, s *Snapshot, op OperatorID, state string, r keyspace.
 	}
 	if st != nil && (rs.Entries != st.Entries || rs.Bytes != st.Bytes) {
 		t.Fatalf("ReadKeyedRuns read %d entries and %d bytes, ReadKeyed %d and %d", rs.Entries, rs.Bytes, st.Entries, st.Bytes)
+	}
+	// Mapped, the runs that carry a Keep stay readable after the call and
+	// through garbage collections for as long as it is held; together
+	// with the copies of the others, they are the same entries.
+	type kept struct {
+		b    []byte
+		n    int
+		keep any
+	}
+	var held []kept
+	var ms ReadStats
+	if err := s.ReadKeyedRuns(op, state, r, func(run backend.Run) error {
+		b := run.Bytes
+		if run.Keep == nil {
+			b = slices.Clone(b)
+		}
+		held = append(held, kept{b, run.N, run.Keep})
+		return nil
+	}, WithStats(&ms), Mapped()); err != nil {
+		t.Fatalf("ReadKeyedRuns, mapped: %v", err)
+	}
+	runtime.GC()
+	runtime.GC()
+	var mapped []entry
+	for _, k := range held {
+		p := k.b
+		for range k.n {
+			e, rest, err := backend.NextEncoded(p)
+			if err != nil {
+				t.Fatalf("ReadKeyedRuns, mapped: a kept run: %v", err)
+			}
+			mapped = append(mapped, own(e))
+			p = rest
+		}
+		runtime.KeepAlive(k.keep)
+	}
+	if !slices.Equal(mapped, out) {
+		t.Fatalf("ReadKeyedRuns, mapped, yields %d entries differing from ReadKeyed's %d", len(mapped), len(out))
+	}
+	if st != nil && (ms.Entries != st.Entries || ms.Bytes != st.Bytes) {
+		t.Fatalf("ReadKeyedRuns, mapped, read %d entries and %d bytes, ReadKeyed %d and %d", ms.Entries, ms.Bytes, st.Entries, st.Bytes)
 	}
 	return out
 }

@@ -59,7 +59,8 @@ type ReadStats struct {
 type ReadOption func(*readConfig)
 
 type readConfig struct {
-	stats *ReadStats
+	stats  *ReadStats
+	mapped bool
 }
 
 // WithStats adds the read's counts to *st when the read returns (also on
@@ -67,6 +68,22 @@ type readConfig struct {
 // the totals of all reads.
 func WithStats(st *ReadStats) ReadOption {
 	return func(c *readConfig) { c.stats = st }
+}
+
+// Mapped makes ReadKeyedRuns map the data files into memory, read-only,
+// instead of reading them into buffers: a run of a block stored
+// uncompressed then lies in the mapping and carries it as backend.Run.Keep,
+// so that a restorer may keep the run's bytes instead of copying them. The
+// mapping is unmapped once Keep is garbage. Where files cannot be mapped
+// (the platform or the file system does not allow it), the read falls back
+// to buffers; runs then carry no Keep.
+//
+// A mapped file must not be truncated or overwritten in place while a run of
+// it is kept: reading a page past its new end kills the process (SIGBUS).
+// Removing or renaming it is safe (the mapping holds the data, and its
+// disk space, until unmapped). weir never writes a data file twice.
+func Mapped() ReadOption {
+	return func(c *readConfig) { c.mapped = true }
 }
 
 // Open opens the snapshot at path, which is either the snapshot directory or
@@ -212,7 +229,7 @@ func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn f
 		}
 		last := bs[len(bs)-1]
 		cs = append(cs, &cursor{
-			s: s, dec: dec, stats: &stats, order: i,
+			s: s, dec: dec, stats: &stats, order: i, mapped: cfg.mapped && runs != nil,
 			path: f.Path, blocks: bs[i0:i1], needSize: last.Offset + last.Length, r: r,
 			lo: max(bs[i0].FirstHash, r.Lo), hi: min(bs[i1-1].LastHash, r.Hi),
 		})
@@ -320,12 +337,15 @@ type cursor struct {
 	needSize uint64  // the file's size according to the index
 	r        keyspace.Range
 	lo, hi   uint64 // the part of r the blocks can hold
+	mapped   bool   // map the file (Mapped)
 
 	f       *os.File
-	buf     []byte // read buffer; span is its filled part
+	m       *mapping // the file's blocks, if mapped
+	buf     []byte   // read buffer; span is its filled part
 	span    []byte
 	spanOff uint64
 	scratch []byte // decompressed payloads
+	inMap   bool   // the current payload lies in m (not decompressed)
 	bi      int    // index of the next block to load
 	hinted  uint64 // the file is prefetched up to here
 	blk     *Block // the current block
@@ -381,6 +401,9 @@ func (c *cursor) drainRuns(fn func(backend.Run) error) error {
 		if sc.n > 0 {
 			c.stats.Entries += int64(sc.n)
 			run := backend.Run{Bytes: p[sc.start:sc.end:sc.end], N: int(sc.n), Offsets: sc.offs, Distinct: sc.distinct}
+			if c.inMap {
+				run.Keep = c.m
+			}
 			if err := fn(run); err != nil {
 				return err
 			}
@@ -428,6 +451,12 @@ func (c *cursor) open() error {
 	c.stats.Bytes += dataHeaderSize
 	if reason, err := checkDataHeader(h[:]); err != nil {
 		return c.errorf(0, err, "%s", reason)
+	}
+	if c.mapped {
+		// From the first block's page to the last block's end; a file
+		// that cannot be mapped is read into buffers.
+		first, last := c.blocks[0], c.blocks[len(c.blocks)-1]
+		c.m, _ = mapFile(f, int64(first.Offset), int64(last.Offset+last.Length-first.Offset))
 	}
 	// Start the disk on the first blocks now, so that the first read
 	// waits for less than all of them.
@@ -502,7 +531,11 @@ func (c *cursor) blockError(err error) error {
 func (c *cursor) load() error {
 	b := &c.blocks[c.bi]
 	c.bi++
-	if b.Offset < c.spanOff || b.Offset+b.Length > c.spanOff+uint64(len(c.span)) {
+	if c.m != nil {
+		c.span, c.spanOff = c.m.at(b.Offset, b.Length), b.Offset
+		c.stats.Bytes += int64(b.Length)
+		c.prefetch(b.Offset + b.Length)
+	} else if b.Offset < c.spanOff || b.Offset+b.Length > c.spanOff+uint64(len(c.span)) {
 		// Read this block and the adjacent ones after it, up to readAhead.
 		end := b.Offset + b.Length
 		for j := c.bi; j < len(c.blocks) && c.blocks[j].Offset == end && end+c.blocks[j].Length-b.Offset <= readAhead; j++ {
@@ -531,8 +564,10 @@ func (c *cursor) load() error {
 	if err != nil {
 		return c.blockError(err)
 	}
+	c.inMap = c.m != nil
 	if len(payload) > 0 && (len(raw) == 0 || &payload[0] != &raw[blockHeaderSize]) {
 		c.scratch = payload[:0] // decompressed: keep the buffer for reuse
+		c.inMap = false
 	}
 	c.stats.Blocks++
 	c.it = entryIter{p: payload, left: b.Entries}

@@ -243,6 +243,21 @@ func checkFileError(t *testing.T, err error, dir, file string, is error) *FileEr
 	return fe
 }
 
+// verifyMapped is Snapshot.Verify through ReadKeyedRuns of mapped files.
+func verifyMapped(s *Snapshot) error {
+	for _, op := range s.Metadata().Operators {
+		for _, st := range op.States {
+			if !st.Kind.IsKeyed() {
+				continue
+			}
+			if err := s.ReadKeyedRuns(op.ID, st.Name, keyspace.Full, func(backend.Run) error { return nil }, Mapped()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func TestTruncation(t *testing.T) {
 	fx := writeFixture(t, t.TempDir(), &Options{BlockSize: 2048})
 	dataFile := fx.md.Operator(opAgg).State("count").Files[1].Path
@@ -263,6 +278,9 @@ func TestTruncation(t *testing.T) {
 			fe := checkFileError(t, err, dir, file, ErrTruncated)
 			if !strings.Contains(fe.Reason, fmt.Sprintf("found %d", n)) {
 				t.Fatalf("truncated to %d bytes: reason %q does not say what it found", n, fe.Reason)
+			}
+			if s != nil {
+				checkFileError(t, verifyMapped(s), dir, file, ErrTruncated)
 			}
 		}
 		t.Logf("%s truncated: %v", file, func() error {
@@ -307,6 +325,9 @@ func TestByteFlips(t *testing.T) {
 				is = nil // bad magic, version or length: any clear error
 			}
 			checkFileError(t, err, dir, file, is)
+			if s != nil {
+				checkFileError(t, verifyMapped(s), dir, file, is)
+			}
 		}
 		t.Logf("%s flipped: %v", file, func() error {
 			b := slices.Clone(orig)

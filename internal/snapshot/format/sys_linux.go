@@ -5,6 +5,7 @@ package format
 import (
 	"errors"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,4 +56,29 @@ func withFd(f *os.File, fn func(fd int)) {
 	if rc, err := f.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) { fn(int(fd)) })
 	}
+}
+
+// mapFile maps the n bytes of f at offset off read-only into memory, from
+// the page that holds off; the mapping is unmapped once it is garbage.
+func mapFile(f *os.File, off, n int64) (*mapping, error) {
+	page := int64(os.Getpagesize())
+	start := off / page * page
+	var (
+		b   []byte
+		err error
+	)
+	withFd(f, func(fd int) { b, err = unix.Mmap(fd, start, int(off-start+n), unix.PROT_READ, unix.MAP_SHARED) })
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, errNoMapping
+	}
+	m := &mapping{b: b[off-start:], off: uint64(off)}
+	liveMappings.Add(1)
+	runtime.AddCleanup(m, func(b []byte) {
+		_ = unix.Munmap(b)
+		liveMappings.Add(-1)
+	}, b)
+	return m, nil
 }

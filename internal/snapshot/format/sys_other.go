@@ -16,3 +16,6 @@ func setDirect(*os.File, bool) bool { return false }
 
 // isDirectRefused is never true where direct I/O is never used.
 func isDirectRefused(error) bool { return false }
+
+// mapFile reports that files are not mapped on this platform.
+func mapFile(*os.File, int64, int64) (*mapping, error) { return nil, errNoMapping }

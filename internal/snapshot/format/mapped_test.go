@@ -1,0 +1,96 @@
+package format
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/weirstream/weir/internal/backend"
+	"github.com/weirstream/weir/internal/keyspace"
+)
+
+// mapsFiles reports whether this platform maps data files (Mapped).
+func mapsFiles(t *testing.T) bool {
+	f, err := os.CreateTemp(t.TempDir(), "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mapFile(f, 10, 50)
+	if err != nil && !errors.Is(err, errNoMapping) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// TestMappedRuns: mapped, every run of a block stored uncompressed carries
+// its mapping as Keep, and runs of compressed blocks (decompressed into a
+// buffer) do not; unmapped reads carry none. Once no Keep is held, every
+// mapping is unmapped.
+func TestMappedRuns(t *testing.T) {
+	maps := mapsFiles(t)
+	for _, c := range []Compression{NoCompression, ZstdCompression} {
+		fx := writeFixture(t, t.TempDir(), &Options{BlockSize: 2048, Compression: c})
+		s, err := Open(fx.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, packed := 0, 0 // blocks stored uncompressed and compressed
+		for _, f := range fx.md.Operator(opAgg).State("count").Files {
+			b, err := os.ReadFile(filepath.Join(fx.dir, f.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, blk := range f.Blocks {
+				if b[blk.Offset] == blockZstd {
+					packed++
+				} else {
+					plain++
+				}
+			}
+		}
+		read := func(opts ...ReadOption) (kept, copied int) {
+			err := s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func(run backend.Run) error {
+				if run.Keep != nil {
+					kept++
+				} else {
+					copied++
+				}
+				return nil
+			}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kept, copied
+		}
+		if kept, _ := read(); kept != 0 {
+			t.Errorf("%v: %d runs read into buffers carry a Keep", c, kept)
+		}
+		kept, copied := read(Mapped())
+		wantKept, wantCopied := plain, packed
+		if !maps {
+			wantKept, wantCopied = 0, plain+packed
+		}
+		if kept != wantKept || copied != wantCopied {
+			t.Errorf("%v, mapped: %d runs carry a Keep and %d do not; want %d and %d (%d blocks stored as they are, %d compressed)",
+				c, kept, copied, wantKept, wantCopied, plain, packed)
+		}
+		if c == ZstdCompression && packed == 0 {
+			t.Errorf("no block of the fixture was compressed")
+		}
+	}
+	// Nothing holds a Keep any more: every mapping is unmapped (by
+	// cleanups, which run after a collection, on their own goroutine).
+	for i := 0; liveMappings.Load() != 0; i++ {
+		if i == 1000 {
+			t.Fatalf("%d mappings still mapped", liveMappings.Load())
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+}
