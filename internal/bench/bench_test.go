@@ -100,6 +100,39 @@ func TestStateSmall(t *testing.T) {
 	}
 }
 
+// BenchmarkSavepointState measures a large keyed state when
+// WEIR_STATE_BENCH_KEYS is set, with WEIR_STATE_BENCH_VALUE_BYTES-byte values
+// (default 48): e.g. 16000000 keys x 48 B (entry-bound) or 1000000 keys x
+// 1000 B (byte-bound), each about 1 GB; see BENCHMARKS.md. With
+// WEIR_STATE_BENCH_PROFILE=prefix it writes CPU profiles of the savepoint and
+// of the cold restore, and execution traces (StateOptions.Profile); with
+// WEIR_STATE_BENCH_COPY=1 the restores copy the files instead of mapping
+// them (StateOptions.CopyFiles).
+func BenchmarkSavepointState(b *testing.B) {
+	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
+	if keys == 0 {
+		b.Skip("set WEIR_STATE_BENCH_KEYS")
+	}
+	valueBytes := 48
+	if v := os.Getenv("WEIR_STATE_BENCH_VALUE_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 8 {
+			b.Fatalf("WEIR_STATE_BENCH_VALUE_BYTES=%q: want an integer >= 8", v)
+		}
+		valueBytes = n
+	}
+	for i := 0; i < b.N; i++ {
+		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3,
+			Profile:        os.Getenv("WEIR_STATE_BENCH_PROFILE"),
+			CopyFiles:      os.Getenv("WEIR_STATE_BENCH_COPY") == "1",
+			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		PrintState(os.Stdout, r)
+	}
+}
+
 // TestRestoreChild is the new process in which BenchmarkSavepointState
 // (StateOptions.RestoreCommand) restores a savepoint; run alone, it skips.
 func TestRestoreChild(t *testing.T) {
