@@ -66,7 +66,9 @@ type Table interface {
 	// ascending order of (hash, key, namespace). The slices passed to fn are
 	// valid only during the call. Expired TTL entries are skipped.
 	Entries(r keyspace.Range, fn func(Entry) error) error
-	// Restore loads one entry in the encoding Entries produces. Restored
+	// Restore loads one entry in the encoding Entries produces. The entry's
+	// slices are valid only during the call (they may lie in a reader's
+	// buffer or in a file mapping): a table copies what it keeps. Restored
 	// entries with a TTL start a fresh lifetime. A table may keep the entry
 	// encoded and decode it when it is first used; an entry that cannot be
 	// decoded then fails that use rather than Restore.
@@ -160,7 +162,8 @@ type Run struct {
 	// garbage). A restorer may then hold on to Bytes instead of copying it,
 	// provided that everything holding a part of it holds Keep too. The
 	// garbage collector does not see such memory: a slice of it kept
-	// without Keep may dangle, and nothing may write to it.
+	// without Keep may dangle, and nothing may write to it. Keep is a
+	// pointer: restorers compare it to tell mappings apart.
 	Keep any
 }
 

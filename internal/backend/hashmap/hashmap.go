@@ -330,3 +330,13 @@ func refersToMemory(t reflect.Type) bool {
 	}
 	return holdsReferences(t)
 }
+
+// cloneEntry returns e with its key, namespace and value copied into one
+// new buffer, for decoding with serializers that may return parts of their
+// input (see copies) when e is valid only for a while.
+func cloneEntry(e backend.Entry) backend.Entry {
+	b := make([]byte, 0, len(e.Key)+len(e.Namespace)+len(e.Value))
+	b = append(append(append(b, e.Key...), e.Namespace...), e.Value...)
+	k, n := len(e.Key), len(e.Key)+len(e.Namespace)
+	return backend.Entry{Hash: e.Hash, Key: b[:k:k], Namespace: b[k:n:n], Value: b[n:]}
+}

@@ -1,14 +1,17 @@
 package hashmap_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/backend/hashmap"
 	"github.com/weirstream/weir/internal/keyspace"
+	"github.com/weirstream/weir/internal/timer"
 	"github.com/weirstream/weir/serde"
 )
 
@@ -93,25 +96,82 @@ func TestMappedRunsCopiedForAliasingSerializers(t *testing.T) {
 	}
 	want := collect(t, src, keyspace.Full)
 
-	b2 := hashmap.New[string](serde.String{}, hash, clk.Now)
-	dst, err := hashmap.NewValue[string, struct{}, []byte](b2, "v", backend.KindValue, serde.Of[struct{}](), aliasingBytes{}, hashmap.TTL{})
+	// Into empty shards, which keep raw entries; and into a shard that
+	// holds a decoded entry already, which decodes each restored entry
+	// at once.
+	for _, decoded := range []bool{false, true} {
+		b2 := hashmap.New[string](serde.String{}, hash, clk.Now)
+		dst, err := hashmap.NewValue[string, struct{}, []byte](b2, "v", backend.KindValue, serde.Of[struct{}](), aliasingBytes{}, hashmap.TTL{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if decoded {
+			b2.SetCurrentKey("other")
+			dst.Put([]byte("x"))
+		}
+		restoreMapped(t, dst, want)
+		if total, mapped := hashmap.RawBytes(dst); decoded != (total == 0) || mapped != 0 {
+			t.Fatalf("decoded=%v: %d bytes of raw entries, %d of them mapped; want all copied", decoded, total, mapped)
+		}
+		vals := make([][]byte, 3000)
+		for i := range vals {
+			b2.SetCurrentKey(fmt.Sprint("key-", i))
+			vals[i], _ = dst.Get()
+		}
+		runtime.GC() // unmaps every run: none was kept
+		runtime.GC()
+		for i, v := range vals {
+			if string(v) != fmt.Sprint("value-", i) {
+				t.Fatalf("decoded=%v: key-%d: %q, want %q", decoded, i, v, fmt.Sprint("value-", i))
+			}
+		}
+	}
+}
+
+// aliasingString is a user's string serializer whose Read returns a string
+// over its input, as a serializer may.
+type aliasingString struct{}
+
+func (aliasingString) Append(dst []byte, v string) []byte { return serde.String{}.Append(dst, v) }
+func (aliasingString) Read(src []byte) (string, int, error) {
+	n := int(src[0]) // test keys are shorter than 128 bytes
+	return unsafe.String(&src[1], n), 1 + n, nil
+}
+
+// TestTimersRestoreCopiesForAliasingSerializers: timers restored with a
+// key serializer that returns parts of its input keep keys that stay
+// valid after the restored entry's memory is gone.
+func TestTimersRestoreCopiesForAliasingSerializers(t *testing.T) {
+	hash, err := keyspace.HasherFor[string]()
 	if err != nil {
 		t.Fatal(err)
 	}
-	restoreMapped(t, dst, want)
-	if total, mapped := hashmap.RawBytes(dst); total == 0 || mapped != 0 {
-		t.Fatalf("%d bytes of raw entries, %d of them mapped; want all copied", total, mapped)
+	b := hashmap.New[string](aliasingString{}, hash, func() int64 { return 0 })
+	q := timer.NewQueue[string, int64]()
+	tt, err := hashmap.NewTimers(b, "timers/event", q, serde.Int64{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	vals := make([][]byte, 3000)
-	for i := range vals {
-		b2.SetCurrentKey(fmt.Sprint("key-", i))
-		vals[i], _ = dst.Get()
+	for i := range 500 {
+		k := fmt.Sprint("key-", i)
+		e := backend.Entry{Hash: hash(k), Key: aliasingString{}.Append(nil, k), Namespace: serde.Int64{}.Append(nil, 0),
+			Value: binary.BigEndian.AppendUint64(nil, uint64(i))}
+		run, keep := readOnly(backend.AppendEncoded(nil, e))
+		re, _, err := backend.NextEncoded(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tt.Restore(re); err != nil {
+			t.Fatal(err)
+		}
+		runtime.KeepAlive(keep)
 	}
-	runtime.GC() // unmaps every run: none was kept
+	runtime.GC() // unmaps every entry's memory
 	runtime.GC()
-	for i, v := range vals {
-		if string(v) != fmt.Sprint("value-", i) {
-			t.Fatalf("key-%d: %q, want %q", i, v, fmt.Sprint("value-", i))
+	for i := range 500 {
+		tm, ok := q.PopDue(1 << 62)
+		if want := fmt.Sprint("key-", i); !ok || tm.Key != want || tm.TS != int64(i) {
+			t.Fatalf("timer %d: %+v, %v; want key %q at %d", i, tm, ok, want, i)
 		}
 	}
 }

@@ -40,8 +40,8 @@ import (
 // encoding, sorted by hash, and each is appended as it is to its shard's raw
 // entries; the shard decodes them into its map the first time the task
 // touches it (store.at), at most a few thousand entries at a time. Restoring
-// thus costs a copy per entry, and a snapshot of a shard never touched since
-// copies its raw entries instead of encoding them. Raw entries are never
+// thus costs at most a copy per entry, and a snapshot of a shard never
+// touched since copies its raw entries instead of encoding them. Raw entries are never
 // changed once loaded, so a capture may read them while the task decodes.
 //
 // Runs that lie in a file mapping (backend.Run.Keep) are not even copied:
@@ -88,7 +88,8 @@ type store[KK comparable, E any] struct {
 	// keepsMapped is set when the table's serializers copy what they read
 	// (copies), so that a restore may keep entries in the file mappings
 	// they come in (backend.Run.Keep): nothing decoded from them can then
-	// point into a mapping.
+	// point into a mapping. Without it, a restore decodes only copies: of
+	// the run, in raw entries, or of the entry (cloneEntry).
 	keepsMapped bool
 }
 
@@ -175,6 +176,11 @@ func (s *store[KK, E]) restore(e backend.Entry, now int64) error {
 	if err := s.materialize(sh); err != nil {
 		return err
 	}
+	if !s.keepsMapped {
+		// What decode reads may point into e, which is valid only
+		// during the restore's call.
+		e = cloneEntry(e)
+	}
 	sh = s.writable(e.Hash)
 	if err := s.decode(sh.m, sh.id, e, now); err != nil {
 		return err
@@ -235,9 +241,10 @@ func (s *store[KK, E]) avgRaw(n int) int {
 
 // restoreRun loads a run of n encoded entries (backend.RunRestorer) at
 // processing time now: the entries of one shard go to its raw entries in
-// one piece, copied, or kept in their mapping (addRaw). Entries with the hash, key and namespace of the one
-// before them (which weir never writes, but the format allows) are merged
-// as a decoded restore merges them, by decoding their shard.
+// one piece, copied, or kept in their mapping (addRaw). Entries with the
+// hash, key and namespace of the one before them (which weir never writes,
+// but the format allows) are merged as a decoded restore merges them, by
+// decoding their shard.
 func (s *store[KK, E]) restoreRun(run backend.Run, now int64) error {
 	keep := run.Keep
 	if !s.keepsMapped {

@@ -21,12 +21,15 @@ type Timers[K, N comparable] struct {
 	nsSer serde.Serializer[N]
 	st    store[timer.Timer[K, N], struct{}]
 	n     int // timers registered
+	// copies is set when the key and namespace serializers copy what
+	// they read (see copies).
+	copies bool
 }
 
 // NewTimers registers q, which must be empty, as the timer table named name
 // ("timers/event", say): q keeps its registered timers in the table.
 func NewTimers[K, N comparable](b *Backend[K], name string, q *timer.Queue[K, N], nsSer serde.Serializer[N]) (*Timers[K, N], error) {
-	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer}
+	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer, copies: copies(b.keySer) && copies(nsSer)}
 	t.st = newStore(func(tm timer.Timer[K, N]) uint64 { return b.hasher(tm.Key) }, t.encode, nil, nil)
 	if err := b.register(t); err != nil {
 		return nil, err
@@ -108,6 +111,11 @@ func (t *Timers[K, N]) encode(out *encoded, m map[timer.Timer[K, N]]struct{}, _ 
 
 // Restore implements backend.Table.
 func (t *Timers[K, N]) Restore(e backend.Entry) error {
+	if !t.copies {
+		// The key or namespace read may point into e, which is valid
+		// only during the call.
+		e = cloneEntry(e)
+	}
 	k, n, err := t.b.keySer.Read(e.Key)
 	if err != nil || n != len(e.Key) {
 		return fmt.Errorf("timers %q: undecodable key %x: %v", t.name, e.Key, errOr(err, n, len(e.Key)))

@@ -94,3 +94,37 @@ func TestMappedRuns(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// TestMappedFileTruncatedWhileRead: a data file truncated while a mapped
+// read is in it makes the read fail with ErrTruncated naming the file, as
+// a read into buffers does, instead of killing the process.
+func TestMappedFileTruncatedWhileRead(t *testing.T) {
+	if !mapsFiles(t) {
+		t.Skip("files are not mapped on this platform")
+	}
+	fx := writeFixture(t, t.TempDir(), &Options{BlockSize: 2048})
+	s, err := Open(fx.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for _, f := range fx.md.Operator(opAgg).State("count").Files {
+		files[f.Path] = true
+	}
+	runs := 0
+	err = s.ReadKeyedRuns(opAgg, "count", keyspace.Full, func(run backend.Run) error {
+		if runs++; runs == 1 {
+			for f := range files {
+				if err := os.Truncate(filepath.Join(fx.dir, f), 4096); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return nil
+	}, Mapped())
+	var fe *FileError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrTruncated) || !files[fe.File] {
+		t.Fatalf("after the files were truncated, the read returned %v; want ErrTruncated naming one of them", err)
+	}
+	t.Logf("%d runs, then: %v", runs, err)
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -78,10 +79,13 @@ func WithStats(st *ReadStats) ReadOption {
 // (the platform or the file system does not allow it), the read falls back
 // to buffers; runs then carry no Keep.
 //
-// A mapped file must not be truncated or overwritten in place while a run of
-// it is kept: reading a page past its new end kills the process (SIGBUS).
-// Removing or renaming it is safe (the mapping holds the data, and its
-// disk space, until unmapped). weir never writes a data file twice.
+// While ReadKeyedRuns reads, a page of a mapping that cannot be read (the
+// file was truncated under it, or the disk failed) fails the read with
+// ErrTruncated naming the file. Afterwards, reading such a page through a
+// kept run kills the process (SIGBUS): a mapped file must not be truncated
+// or overwritten in place while a run of it is kept. Removing or renaming
+// it is safe (the mapping holds the data, and its disk space, until
+// unmapped). weir never writes a data file twice.
 func Mapped() ReadOption {
 	return func(c *readConfig) { c.mapped = true }
 }
@@ -378,13 +382,29 @@ func (c *cursor) drain(fn func(backend.Entry) error) error {
 // block is checked whole by scanBlock, in one pass that decodes no entry
 // and records where each entry starts; a run ends with its block, before
 // the next load can reuse the buffer.
-func (c *cursor) drainRuns(fn func(backend.Run) error) error {
+func (c *cursor) drainRuns(fn func(backend.Run) error) (err error) {
 	defer c.close()
 	if c.done {
 		return nil
 	}
 	if err := c.open(); err != nil {
 		return err
+	}
+	if c.m != nil {
+		// A page of the mapping that cannot be read (the file was
+		// truncated under the reader, or the disk failed) faults; while
+		// the runs are read, that is an error naming the file, not the
+		// end of the process.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if p := recover(); p != nil {
+				off, ok := c.m.faultAt(p)
+				if !ok {
+					panic(p)
+				}
+				err = c.errorf(off, ErrTruncated, "cannot read the mapped data file (truncated while read, or a disk error)")
+			}
+		}()
 	}
 	for c.bi < len(c.blocks) {
 		if err := c.load(); err != nil {
