@@ -277,15 +277,24 @@ func viewEntries(v backend.View, r keyspace.Range, fn func(backend.Entry) error)
 // copy of it shares: pointers, slices, maps, interfaces, channels and
 // functions, directly or in arrays and struct fields. Strings are immutable
 // and do not count.
-func holdsReferences(t reflect.Type) bool {
+func holdsReferences(t reflect.Type) bool { return refers(t, false) }
+
+// refersToMemory reports whether a value of type t can point to memory
+// outside itself: holdsReferences, or it holds a string.
+func refersToMemory(t reflect.Type) bool { return refers(t, true) }
+
+// refers is holdsReferences, counting strings if strings is set.
+func refers(t reflect.Type, strings bool) bool {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
 		return true
+	case reflect.String:
+		return strings
 	case reflect.Array:
-		return t.Len() > 0 && holdsReferences(t.Elem())
+		return t.Len() > 0 && refers(t.Elem(), strings)
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if holdsReferences(t.Field(i).Type) {
+			if refers(t.Field(i).Type, strings) {
 				return true
 			}
 		}
@@ -310,25 +319,6 @@ func copies[T any](s serde.Serializer[T]) bool {
 		t = t.Elem()
 	}
 	return t != nil && t.PkgPath() == serdePath
-}
-
-// refersToMemory reports whether a value of type t can point to memory
-// outside itself: holdsReferences, or it holds a string.
-func refersToMemory(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.String:
-		return true
-	case reflect.Array:
-		return t.Len() > 0 && refersToMemory(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if refersToMemory(t.Field(i).Type) {
-				return true
-			}
-		}
-		return false
-	}
-	return holdsReferences(t)
 }
 
 // cloneEntry returns e with its key, namespace and value copied into one
