@@ -59,11 +59,12 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithRestoreCopy makes restores read a snapshot's data files into memory
 // of the state's own instead of mapping them (the default on Linux; see
-// docs/design.md). A read error of a mapped file kills the process (SIGBUS)
-// where a copying restore fails with an error, and a mapped file that is
-// truncated or rewritten in place while the job runs does the same: copy
-// when snapshots live on a network or FUSE file system, or where something
-// other than weir may rewrite their files.
+// docs/design.md). A mapped restore keeps state in the mapping until the
+// job first uses it: a read error of the file then, or a truncation or
+// rewrite of the file in place, kills the process (SIGBUS), where a copying
+// restore has read everything before the job starts (and fails with an
+// error if it cannot). Copy when snapshots live on a network or FUSE file
+// system, or where something other than weir may rewrite their files.
 func WithRestoreCopy() Option { return func(e *Environment) { e.copyFiles = true } }
 
 // NewEnvironment returns an environment for building one job.

@@ -41,8 +41,9 @@ import (
 // entries; the shard decodes them into its map the first time the task
 // touches it (store.at), at most a few thousand entries at a time. Restoring
 // thus costs at most a copy per entry, and a snapshot of a shard never
-// touched since copies its raw entries instead of encoding them. Raw entries are never
-// changed once loaded, so a capture may read them while the task decodes.
+// touched since copies its raw entries instead of encoding them. Raw
+// entries are never changed once loaded, so a capture may read them while
+// the task decodes.
 //
 // Runs that lie in a file mapping (backend.Run.Keep) are not even copied:
 // the shard keeps them where they are, with the mapping, until it decodes

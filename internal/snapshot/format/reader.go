@@ -76,8 +76,9 @@ func WithStats(st *ReadStats) ReadOption {
 // uncompressed then lies in the mapping and carries it as backend.Run.Keep,
 // so that a restorer may keep the run's bytes instead of copying them. The
 // mapping is unmapped once Keep is garbage. Where files cannot be mapped
-// (the platform or the file system does not allow it), the read falls back
-// to buffers; runs then carry no Keep.
+// (the platform or the file system does not allow it), and for files whose
+// hash ranges overlap (whose entries interleave, in runs of one), the read
+// uses buffers; runs then carry no Keep.
 //
 // While ReadKeyedRuns reads, a page of a mapping that cannot be read (the
 // file was truncated under it, or the disk failed) fails the read with
@@ -233,7 +234,7 @@ func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn f
 		}
 		last := bs[len(bs)-1]
 		cs = append(cs, &cursor{
-			s: s, dec: dec, stats: &stats, order: i, mapped: cfg.mapped && runs != nil,
+			s: s, dec: dec, stats: &stats, order: i,
 			path: f.Path, blocks: bs[i0:i1], needSize: last.Offset + last.Length, r: r,
 			lo: max(bs[i0].FirstHash, r.Lo), hi: min(bs[i1-1].LastHash, r.Hi),
 		})
@@ -249,6 +250,7 @@ func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn f
 		for _, c := range cs {
 			var err error
 			if runs != nil {
+				c.mapped = cfg.mapped
 				err = c.drainRuns(runs)
 			} else {
 				err = c.drain(fn)
@@ -341,7 +343,7 @@ type cursor struct {
 	needSize uint64  // the file's size according to the index
 	r        keyspace.Range
 	lo, hi   uint64 // the part of r the blocks can hold
-	mapped   bool   // map the file (Mapped)
+	mapped   bool   // map the file (Mapped; drainRuns only)
 
 	f       *os.File
 	m       *mapping // the file's blocks, if mapped
