@@ -514,10 +514,10 @@ func State(o StateOptions) (*StateResult, error) {
 
 // The parent and the child of a restore in a new process agree through
 // environment variables (childEnv: the savepoint's path; childEnvArgs:
-// "parallelism value-bytes copy-files"; childEnvProfile: the prefix of the child's
-// profiles, if the parent profiles) and one line of the child's standard
-// output (childPrefix, then the restore's duration and CPU time in
-// nanoseconds).
+// "parallelism value-bytes copy-files"; childEnvProfile: the prefix of the
+// child's profiles, if the parent profiles) and one line of the child's
+// standard output (childPrefix, then the restore's duration and CPU time
+// in nanoseconds).
 const (
 	childEnv        = "WEIR_STATE_BENCH_RESTORE_CHILD"
 	childEnvArgs    = "WEIR_STATE_BENCH_RESTORE_CHILD_ARGS"
