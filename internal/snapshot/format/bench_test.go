@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -158,16 +160,29 @@ func BenchmarkWrite(b *testing.B) {
 	})
 }
 
+// unmapAll collects the mappings of earlier reads, whose pages the page
+// cache cannot drop while they are mapped.
+func unmapAll(b *testing.B) {
+	for i := 0; liveMappings.Load() != 0; i++ {
+		if i == 1000 {
+			b.Fatalf("%d mappings still mapped", liveMappings.Load())
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+}
+
 // BenchmarkRead reports restore throughput in MB/s of logical entry bytes:
 // every entry of the state read back over the full hash range, from the page
 // cache (warm) and after dropping the files' cached pages (cold), and in
-// runs as a restore reads them (warm-runs).
+// runs as a restore reads them (warm-runs, cold-runs), with the files mapped (Mapped)
+// as a restore maps them (warm-runs-mapped, cold-runs-mapped).
 func BenchmarkRead(b *testing.B) {
 	if testing.Short() {
 		b.Skip("reads 256 MiB per iteration")
 	}
 	for _, c := range benchCompressions {
-		for _, cache := range []string{"warm", "cold", "warm-runs"} {
+		for _, cache := range []string{"warm", "cold", "warm-runs", "cold-runs", "warm-runs-mapped", "cold-runs-mapped"} {
 			b.Run(c.name+"/"+cache, func(b *testing.B) {
 				dir := writeBench(b, b.TempDir(), 1, &Options{Compression: c.c})
 				s, err := Open(dir)
@@ -178,18 +193,23 @@ func BenchmarkRead(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
-					if cache == "cold" {
+					if strings.HasPrefix(cache, "cold") {
 						b.StopTimer()
+						unmapAll(b)
 						dropCache(b, dir)
 						b.StartTimer()
 					}
 					var n int
 					var err error
-					if cache == "warm-runs" {
+					if strings.Contains(cache, "runs") {
+						var opts []ReadOption
+						if strings.HasSuffix(cache, "mapped") {
+							opts = append(opts, Mapped())
+						}
 						err = s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(run backend.Run) error {
 							n += run.N
 							return nil
-						})
+						}, opts...)
 					} else {
 						err = s.ReadKeyed(opAgg, "s", keyspace.Full, func(e backend.Entry) error {
 							n++
