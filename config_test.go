@@ -76,6 +76,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"state.savepoints.dir:", []string{"state.savepoints.dir", "(empty)"}},
 		{"state.savepoints.dir: [a, b]", []string{"state.savepoints.dir", "string"}},
 		{"execution.savepoint.ignore-unclaimed-state: maybe", []string{"ignore-unclaimed-state", `"maybe"`, "true or false"}},
+		{"state.restore.copy-files: 3", []string{"state.restore.copy-files", "3", "true or false"}},
 		{"execution.savepoint-restore-mode: legacy", []string{"restore-mode", `"legacy"`, "claim or no-claim"}},
 		{"rest.address: localhost", []string{"rest.address", `"localhost"`, "host:port"}},
 		{"rest.address: 127.0.0.1:99999", []string{"rest.address", "port"}},

@@ -27,9 +27,11 @@ type Backend[K comparable] struct {
 	hasher  func(K) uint64
 	keySer  serde.Serializer[K]
 	keyRd   reader[K]
-	now     func() int64
-	tables  []backend.Table
-	byName  map[string]backend.Table
+	// keyCopies is copies(keySer).
+	keyCopies bool
+	now       func() int64
+	tables    []backend.Table
+	byName    map[string]backend.Table
 	// sealed is set once the operator is open (Seal): states registered
 	// later could not have been restored.
 	sealed bool
@@ -38,7 +40,7 @@ type Backend[K comparable] struct {
 // New returns an empty backend. hash must be the key type's stable hash and
 // now the processing-time clock in epoch milliseconds (used for TTL).
 func New[K comparable](keySer serde.Serializer[K], hash func(K) uint64, now func() int64) *Backend[K] {
-	return &Backend[K]{hasher: hash, keySer: keySer, keyRd: readerFor(keySer), now: now, byName: map[string]backend.Table{}}
+	return &Backend[K]{hasher: hash, keySer: keySer, keyRd: readerFor(keySer), keyCopies: copies(keySer), now: now, byName: map[string]backend.Table{}}
 }
 
 // reader decodes with a serializer, into an arena when the serializer can

@@ -44,7 +44,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
-	t.st.keepsMapped = copies(b.keySer) && copies(nsSer) && copies(valSer)
+	t.st.keepsMapped = b.keyCopies && copies(nsSer) && copies(valSer)
 	t.st.probe = t.probe
 	return t, b.register(t)
 }
@@ -270,7 +270,7 @@ func NewList[K, N comparable, V any](b *Backend[K], name string, nsSer serde.Ser
 	}
 	t := &List[K, N, V]{table: table[K, N]{b: b, name: name, kind: backend.KindList, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
-	t.st.keepsMapped = copies(b.keySer) && copies(nsSer) && copies(valSer)
+	t.st.keepsMapped = b.keyCopies && copies(nsSer) && copies(valSer)
 	return t, b.register(t)
 }
 
@@ -479,7 +479,7 @@ func NewMap[K, N, UK comparable, UV any](b *Backend[K], name string, nsSer serde
 	}
 	t := &Map[K, N, UK, UV]{table: table[K, N]{b: b, name: name, kind: backend.KindMap, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[UV]())}, ukSer: ukSer, uvSer: uvSer, ukRd: readerFor(ukSer), uvRd: readerFor(uvSer)}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
-	t.st.keepsMapped = copies(b.keySer) && copies(nsSer) && copies(ukSer) && copies(uvSer)
+	t.st.keepsMapped = b.keyCopies && copies(nsSer) && copies(ukSer) && copies(uvSer)
 	return t, b.register(t)
 }
 

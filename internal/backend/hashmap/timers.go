@@ -29,7 +29,7 @@ type Timers[K, N comparable] struct {
 // NewTimers registers q, which must be empty, as the timer table named name
 // ("timers/event", say): q keeps its registered timers in the table.
 func NewTimers[K, N comparable](b *Backend[K], name string, q *timer.Queue[K, N], nsSer serde.Serializer[N]) (*Timers[K, N], error) {
-	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer, copies: copies(b.keySer) && copies(nsSer)}
+	t := &Timers[K, N]{b: b, name: name, q: q, nsSer: nsSer, copies: b.keyCopies && copies(nsSer)}
 	t.st = newStore(func(tm timer.Timer[K, N]) uint64 { return b.hasher(tm.Key) }, t.encode, nil, nil)
 	if err := b.register(t); err != nil {
 		return nil, err

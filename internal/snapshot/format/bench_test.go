@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -160,23 +159,11 @@ func BenchmarkWrite(b *testing.B) {
 	})
 }
 
-// unmapAll collects the mappings of earlier reads, whose pages the page
-// cache cannot drop while they are mapped.
-func unmapAll(b *testing.B) {
-	for i := 0; liveMappings.Load() != 0; i++ {
-		if i == 1000 {
-			b.Fatalf("%d mappings still mapped", liveMappings.Load())
-		}
-		runtime.GC()
-		runtime.Gosched()
-	}
-}
-
 // BenchmarkRead reports restore throughput in MB/s of logical entry bytes:
 // every entry of the state read back over the full hash range, from the page
 // cache (warm) and after dropping the files' cached pages (cold), and in
-// runs as a restore reads them (warm-runs, cold-runs), with the files mapped (Mapped)
-// as a restore maps them (warm-runs-mapped, cold-runs-mapped).
+// runs as a restore reads them (warm-runs, cold-runs), also with the files
+// mapped as a restore maps them (warm-runs-mapped, cold-runs-mapped).
 func BenchmarkRead(b *testing.B) {
 	if testing.Short() {
 		b.Skip("reads 256 MiB per iteration")

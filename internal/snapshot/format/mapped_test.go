@@ -84,11 +84,18 @@ func TestMappedRuns(t *testing.T) {
 			t.Errorf("no block of the fixture was compressed")
 		}
 	}
-	// Nothing holds a Keep any more: every mapping is unmapped (by
-	// cleanups, which run after a collection, on their own goroutine).
+	// Nothing holds a Keep any more: every mapping is unmapped.
+	unmapAll(t)
+}
+
+// unmapAll waits until every mapping of earlier reads is unmapped: their
+// cleanups run after a collection, on a goroutine of their own. It fails tb
+// if some stay mapped (something still holds them).
+func unmapAll(tb testing.TB) {
+	tb.Helper()
 	for i := 0; liveMappings.Load() != 0; i++ {
 		if i == 1000 {
-			t.Fatalf("%d mappings still mapped", liveMappings.Load())
+			tb.Fatalf("%d mappings still mapped", liveMappings.Load())
 		}
 		runtime.GC()
 		runtime.Gosched()
