@@ -300,3 +300,39 @@ func BenchmarkRescale(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScanBlock measures scanBlock, the per-entry walk of a restore in
+// runs, over a 64 KiB payload of the benchmarks' entries (per entry): the
+// whole block in range, and a range that takes its middle third.
+func BenchmarkScanBlock(b *testing.B) {
+	var p []byte
+	var idx Block
+	key, val := make([]byte, benchKeySize), make([]byte, benchValSize)
+	for i := uint64(0); len(p) < DefaultBlockSize; i++ {
+		e := benchEntry(i, key, val)
+		if i == 0 {
+			idx.FirstHash = e.Hash
+		}
+		idx.LastHash = e.Hash
+		p = appendEntry(p, e)
+		idx.Entries++
+	}
+	third := (idx.LastHash - idx.FirstHash) / 3
+	for _, c := range []struct {
+		name   string
+		lo, hi uint64
+	}{{"all", 0, ^uint64(0)}, {"middle", idx.FirstHash + third, idx.FirstHash + 2*third}} {
+		b.Run(c.name, func(b *testing.B) {
+			var offs []uint32
+			b.SetBytes(int64(len(p)) / int64(idx.Entries))
+			b.ReportAllocs()
+			for done := 0; done < b.N; done += int(idx.Entries) {
+				sc, err := scanBlock(p, &idx, 0, c.lo, c.hi, offs)
+				if err != nil || sc.n == 0 {
+					b.Fatalf("scanBlock: %d entries, %v", sc.n, err)
+				}
+				offs = sc.offs
+			}
+		})
+	}
+}

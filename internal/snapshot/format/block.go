@@ -277,39 +277,36 @@ func measureEntry(p []byte) int {
 // one tight loop per block, no entry decoded.
 func scanBlock(p []byte, b *Block, prev, lo, hi uint64, offs []uint32) (blockScan, error) {
 	s := blockScan{offs: offs[:0], distinct: true}
+	// Walking entry by entry, each length is read only once the one before
+	// it has been added: a chain of dependent loads, each waiting on the
+	// cache. Entries of a state mostly share their lengths, so the walk
+	// guesses that an entry has the lengths of the one before it (pat) and
+	// checks the three length bytes where that guess puts them: the loads
+	// no longer depend on each other, and the entry ends at off+pat.size.
+	// A wrong guess parses the entry in full (entryEnd) and guesses anew.
+	pat := lengths{size: minEntrySize}
 	off := 0
-	for i := uint64(0); i < b.Entries; i++ {
+	entries, first, last := b.Entries, b.FirstHash, b.LastHash
+	for i := uint64(0); i < entries; i++ {
 		if len(p)-off < minEntrySize {
-			return s, blockErrorf(ErrInconsistent, "block payload ends with %d entries still expected", b.Entries-i)
+			return s, blockErrorf(ErrInconsistent, "block payload ends with %d entries still expected", entries-i)
 		}
 		h := binary.LittleEndian.Uint64(p[off:])
 		switch {
-		case i == 0 && h != b.FirstHash:
-			return s, blockErrorf(ErrInconsistent, "block's first entry has hash %016x, the index says %016x", h, b.FirstHash)
+		case i == 0 && h != first:
+			return s, blockErrorf(ErrInconsistent, "block's first entry has hash %016x, the index says %016x", h, first)
 		case h < prev:
 			return s, blockErrorf(ErrInconsistent, "entries out of hash order (%016x after %016x)", h, prev)
-		case h > b.LastHash:
-			return s, blockErrorf(ErrInconsistent, "entry hash %016x is beyond the block's last hash %016x in the index", h, b.LastHash)
+		case h > last:
+			return s, blockErrorf(ErrInconsistent, "entry hash %016x is beyond the block's last hash %016x in the index", h, last)
 		}
 		same := h == prev
 		prev, s.last = h, h
-		q := off + 8
-		for range 3 {
-			if q >= len(p) {
+		q := off + pat.size
+		if q > len(p) || p[off+8] != pat.key || p[off+9+int(pat.key)] != pat.ns || p[off+10+int(pat.key)+int(pat.ns)] != pat.value {
+			if q, pat = entryEnd(p, off); q < 0 {
 				return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
 			}
-			l, k := uint64(p[q]), 1
-			if l >= 0x80 {
-				l, k = binary.Uvarint(p[q:])
-				if k <= 0 || p[q+k-1] == 0 {
-					return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
-				}
-			}
-			q += k
-			if l > uint64(len(p)-q) {
-				return s, blockErrorf(ErrInconsistent, "bad entry length in block payload")
-			}
-			q += int(l)
 		}
 		switch {
 		case h < lo:
@@ -330,8 +327,46 @@ func scanBlock(p []byte, b *Block, prev, lo, hi uint64, offs []uint32) (blockSca
 	if off != len(p) {
 		return s, blockErrorf(ErrInconsistent, "%d unexpected bytes after the last entry of the block", len(p)-off)
 	}
-	if s.last != b.LastHash {
-		return s, blockErrorf(ErrInconsistent, "block's last entry has hash %016x, the index says %016x", s.last, b.LastHash)
+	if s.last != last {
+		return s, blockErrorf(ErrInconsistent, "block's last entry has hash %016x, the index says %016x", s.last, last)
 	}
 	return s, nil
+}
+
+// lengths is the shape of an entry whose three lengths are one-byte
+// varints (each below 0x80): the lengths, and the entry's whole size.
+type lengths struct {
+	key, ns, value byte
+	size           int
+}
+
+// entryEnd returns where the entry at p[off:] ends (its hash already read),
+// or -1 if its lengths are not canonical varints or overrun p; and its
+// shape, if its lengths are one byte each, for scanBlock's next guess (the
+// shape of an entry of empty fields otherwise, which is always safe to
+// guess).
+func entryEnd(p []byte, off int) (int, lengths) {
+	var l [3]uint64
+	q := off + 8
+	for j := range l {
+		if q >= len(p) {
+			return -1, lengths{size: minEntrySize}
+		}
+		n, k := uint64(p[q]), 1
+		if n >= 0x80 {
+			if n, k = binary.Uvarint(p[q:]); k <= 0 || p[q+k-1] == 0 {
+				return -1, lengths{size: minEntrySize}
+			}
+		}
+		q += k
+		if n > uint64(len(p)-q) {
+			return -1, lengths{size: minEntrySize}
+		}
+		q += int(n)
+		l[j] = n
+	}
+	if l[0] >= 0x80 || l[1] >= 0x80 || l[2] >= 0x80 {
+		return q, lengths{size: minEntrySize}
+	}
+	return q, lengths{key: byte(l[0]), ns: byte(l[1]), value: byte(l[2]), size: q - off}
 }
