@@ -162,6 +162,7 @@ type JobClient struct {
 	job     *engine.Job
 	coord   *checkpoint.Coordinator
 	skipped []UnmatchedOperator
+	dropped map[droppedState]bool // the states of skipped that dropUndeclared listed
 
 	acks     chan engine.TaskSnapshot
 	written  chan checkpoint.Written
@@ -349,7 +350,8 @@ func (c *JobClient) ID() string { return hex.EncodeToString(c.id[:]) }
 // Skipped returns the operators whose state the restore skipped
 // (AllowNonRestoredState), with the states skipped: every state of an
 // operator the job no longer has, and the states an operator of the job no
-// longer declares.
+// longer declares. States are listed by name; a keyed state and an operator
+// list state of the same name are listed once each.
 func (c *JobClient) Skipped() []UnmatchedOperator {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -362,8 +364,10 @@ func (c *JobClient) Skipped() []UnmatchedOperator {
 
 // dropUndeclared records and logs, once, that the restore skips state of
 // operator n that n no longer declares (engine.Options.DropUndeclared). The
-// engine calls it from the subtasks' restores, concurrently.
-func (c *JobClient) dropUndeclared(n *engine.Node, state string) {
+// engine calls it from the subtasks' restores, concurrently. A keyed state
+// and an operator list of the same name are two states: the name is then
+// listed twice.
+func (c *JobClient) dropUndeclared(n *engine.Node, kind, state string) {
 	id := n.ID.String()
 	c.mu.Lock()
 	i := slices.IndexFunc(c.skipped, func(u UnmatchedOperator) bool { return u.ID == id })
@@ -371,16 +375,24 @@ func (c *JobClient) dropUndeclared(n *engine.Node, state string) {
 		c.skipped = append(c.skipped, UnmatchedOperator{ID: id, UID: n.UID, Name: n.Name, InJob: true})
 		i = len(c.skipped) - 1
 	}
-	u := &c.skipped[i]
-	seen := slices.Contains(u.States, state)
+	if c.dropped == nil {
+		c.dropped = map[droppedState]bool{}
+	}
+	d := droppedState{id, kind, state}
+	seen := c.dropped[d]
 	if !seen {
-		u.States = append(u.States, state)
+		c.dropped[d] = true
+		c.skipped[i].States = append(c.skipped[i].States, state)
 	}
 	c.mu.Unlock()
 	if !seen {
-		c.env.logger.Warn("weir: skipping state the operator no longer declares", "operator", n.Name, "uid", n.UID, "id", id, "state", state)
+		c.env.logger.Warn("weir: skipping state the operator no longer declares", "operator", n.Name, "uid", n.UID, "id", id, "kind", kind, "state", state)
 	}
 }
+
+// droppedState is a state dropped from an operator the job has, by the
+// operator's ID, the state's kind and its name.
+type droppedState struct{ op, kind, state string }
 
 // LatestCheckpoint returns the newest completed checkpoint's directory, or
 // "".

@@ -56,10 +56,18 @@ type Options struct {
 	// DropUndeclared, if set, lets a restore skip state that the snapshot
 	// holds for an operator of the job but that the operator no longer
 	// declares (--allow-non-restored-state): it is called with the
-	// operator and the state's name, once per subtask, from the goroutine
-	// that builds the job. If nil, such state fails the restore.
-	DropUndeclared func(n *Node, state string)
+	// operator, the state's kind (KindKeyed or KindOperatorList: a keyed
+	// state and an operator list may share a name) and its name, once per
+	// subtask, from the goroutine that builds the job. If nil, such state
+	// fails the restore.
+	DropUndeclared func(n *Node, kind, state string)
 }
+
+// The kinds of state DropUndeclared reports, as restore errors name them.
+const (
+	KindKeyed        = "keyed state"
+	KindOperatorList = "operator list state"
+)
 
 func (o *Options) ensureDefaults() {
 	if o.Parallelism <= 0 {

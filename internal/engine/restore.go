@@ -238,21 +238,21 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 // state the snapshot holds for it, empty ones included. It returns the states it does not
 // declare (described as `keyed state "x"`), after dropping each through
 // drop if drop is set.
-func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(*Node, string)) (missing []string) {
+func checkDeclared(src RestoreSource, n *Node, inst *Instance, drop func(n *Node, kind, state string)) (missing []string) {
 	keyed, lists := src.States(n.ID)
 	for _, name := range keyed {
 		if inst.Keyed == nil || inst.Keyed.Table(name) == nil {
-			missing = append(missing, "keyed state "+strconv.Quote(name))
+			missing = append(missing, KindKeyed+" "+strconv.Quote(name))
 			if drop != nil {
-				drop(n, name)
+				drop(n, KindKeyed, name)
 			}
 		}
 	}
 	for _, name := range lists {
 		if inst.Operator == nil || !slices.ContainsFunc(inst.Operator.Tables(), func(t opstate.Table) bool { return t.Name() == name }) {
-			missing = append(missing, "operator list state "+strconv.Quote(name))
+			missing = append(missing, KindOperatorList+" "+strconv.Quote(name))
 			if drop != nil {
-				drop(n, name)
+				drop(n, KindOperatorList, name)
 			}
 		}
 	}

@@ -41,10 +41,10 @@ func TestRestoreDropsUndeclaredState(t *testing.T) {
 				dropped []string
 			)
 			j, err := Start(context.Background(), rj.nodes, Options{Parallelism: p, Restore: c.src,
-				DropUndeclared: func(n *Node, state string) {
+				DropUndeclared: func(n *Node, kind, state string) {
 					mu.Lock()
 					defer mu.Unlock()
-					dropped = append(dropped, fmt.Sprintf("%s/%s", n.Name, state))
+					dropped = append(dropped, fmt.Sprintf("%s/%s %s", n.Name, kind, state))
 				}})
 			if err != nil {
 				t.Fatal(err)
@@ -53,7 +53,7 @@ func TestRestoreDropsUndeclaredState(t *testing.T) {
 			if err := j.Wait(); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Wait = %v, want context.Canceled", err)
 			}
-			if want := slices.Repeat([]string{"counter/count"}, p); !slices.Equal(dropped, want) {
+			if want := slices.Repeat([]string{"counter/keyed state count"}, p); !slices.Equal(dropped, want) {
 				t.Errorf("dropped %q, want %q (once per subtask)", dropped, want)
 			}
 			var odd []ownedEntry
@@ -65,5 +65,49 @@ func TestRestoreDropsUndeclaredState(t *testing.T) {
 				t.Errorf("state odd: %d entries restored, want all %d", len(odd), len(all["odd"]))
 			}
 		})
+	}
+}
+
+// sameNameList adds to a RestoreSource's states an operator list state
+// named as its keyed state name, for the operators that hold that state.
+type sameNameList struct {
+	RestoreSource
+	name string
+}
+
+func (s sameNameList) States(id OperatorID) (keyed, lists []string) {
+	keyed, lists = s.RestoreSource.States(id)
+	if slices.Contains(keyed, s.name) {
+		lists = append(slices.Clone(lists), s.name)
+	}
+	return keyed, lists
+}
+
+// TestRestoreDropsSameNamedStates: a keyed state and an operator list state
+// of one name that the operator no longer declares are reported as two
+// states, each with its kind.
+func TestRestoreDropsSameNamedStates(t *testing.T) {
+	ms, _ := takeSnapshot(t)
+	rj := newRestoreJob(0, false)
+	rj.declareCounts = false
+	var (
+		mu      sync.Mutex
+		dropped []string
+	)
+	j, err := Start(context.Background(), rj.nodes, Options{Parallelism: 1, Restore: sameNameList{ms, "count"},
+		DropUndeclared: func(n *Node, kind, state string) {
+			mu.Lock()
+			defer mu.Unlock()
+			dropped = append(dropped, fmt.Sprintf("%s/%s %s", n.Name, kind, state))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Cancel()
+	if err := j.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+	if want := []string{"counter/keyed state count", "counter/operator list state count"}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped %q, want %q", dropped, want)
 	}
 }
