@@ -434,6 +434,11 @@ func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, e
 			return "", ErrNoSavepointDir
 		}
 	}
+	if r.kind == engine.Savepoint {
+		if err := writableDir(r.dir); err != nil {
+			return "", fmt.Errorf("weir: cannot write a savepoint into %s: %w; give a directory that can be created and written", r.dir, err)
+		}
+	}
 	if r.kind == engine.Checkpoint && c.env.cp.checkpointDir == "" {
 		return "", errors.New("weir: no checkpoint directory: configure state.checkpoints.dir (WithCheckpointDir)")
 	}
@@ -452,6 +457,21 @@ func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, e
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+}
+
+// writableDir creates dir if need be and checks that a file can be created
+// in it, so that a savepoint into a wrong place fails before any barrier:
+// a stop --drain whose savepoint fails cannot let the job go on.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".weir-write-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	return errors.Join(f.Close(), os.Remove(name))
 }
 
 // Cancel stops the job without a savepoint.
@@ -499,7 +519,27 @@ func (c *JobClient) drive() {
 
 	pending := map[uint64]*snapshotRequest{}
 	now := func() int64 { return c.env.clock.Now().UnixMilli() }
-	var stopID uint64 // the stop barrier in flight, if any
+	// stopID is the stop barrier in flight, if any; stopDrain is set if it
+	// drained (the final watermark is out: the job cannot read on).
+	var stopID uint64
+	var stopDrain bool
+	// endStop ends the stop with savepoint in flight: the job ends if its
+	// savepoint completed; if not, the sources read on, unless the stop
+	// drained, and the job fails.
+	endStop := func(id uint64, completed bool, reason error) {
+		if id != stopID || stopID == 0 {
+			return
+		}
+		stopID = 0
+		if completed || !stopDrain {
+			c.job.ResolveStop(id, completed)
+			if !completed {
+				c.env.logger.Warn("weir: the job goes on: its stop with savepoint failed", "id", id, "reason", reason)
+			}
+			return
+		}
+		c.job.Fail(fmt.Errorf("weir: stop --drain failed after the final watermark, so the job cannot go on: %w", reason))
+	}
 	var disposals sync.WaitGroup
 	defer disposals.Wait() // old checkpoints are gone when Wait returns
 	writes := 0            // Write actions whose outcome has not arrived
@@ -513,7 +553,7 @@ func (c *JobClient) drive() {
 			switch a := a.(type) {
 			case checkpoint.Inject:
 				if a.Barrier.Stop {
-					stopID = a.Barrier.ID
+					stopID, stopDrain = a.Barrier.ID, a.Barrier.Drain
 				}
 				if err := c.job.Trigger(a.Barrier); err != nil {
 					apply(c.coord.Step(checkpoint.Decline{ID: a.Barrier.ID, Reason: err}))
@@ -541,12 +581,14 @@ func (c *JobClient) drive() {
 					r.reply <- snapshotReply{path: a.Path}
 					delete(pending, a.Request)
 				}
+				endStop(a.ID, true, nil)
 			case checkpoint.Aborted:
 				c.env.logger.Warn("weir: "+a.Kind.String()+" aborted", "id", a.ID, "reason", a.Reason)
 				if r := pending[a.Request]; r != nil {
 					r.reply <- snapshotReply{err: fmt.Errorf("weir: %s failed: %w", a.Kind, a.Reason)}
 					delete(pending, a.Request)
 				}
+				endStop(a.ID, false, a.Reason)
 			case checkpoint.Dispose:
 				disposals.Add(1)
 				go func() {
@@ -620,16 +662,11 @@ func (c *JobClient) drive() {
 		case <-tick.C:
 			apply(c.coord.Step(checkpoint.Tick{Now: now()}))
 		case err := <-jobDone:
-			// A stop barrier's snapshot may still be completing: the tasks
-			// have all acknowledged it (they stop only after), so finish
-			// writing it before reporting. Any other snapshot in flight can
-			// no longer complete: tasks that ended never saw its barrier.
+			// A snapshot in flight can no longer complete: tasks that
+			// ended never saw its barrier, or failed. (A stop's sources
+			// hold until its snapshot completes: endStop.)
 			if id, ok := c.coord.InFlight(); ok {
-				if id == stopID && err == nil {
-					c.finishInFlight(id, apply, written)
-				} else {
-					apply(c.coord.Step(checkpoint.Decline{ID: id, Reason: errors.New("the job ended")}))
-				}
+				apply(c.coord.Step(checkpoint.Decline{ID: id, Reason: errors.New("the job ended")}))
 			}
 			for id, r := range pending {
 				r.reply <- snapshotReply{err: errors.New("weir: the job ended before the snapshot completed")}
@@ -683,33 +720,6 @@ func (c *JobClient) recover(path string, id uint64, cause error) error {
 	// The checkpoints of the failed run stay owned: they are disposed of as
 	// the recovered run's checkpoints subsume them.
 	return c.start(fs, id, c.coord.Retained())
-}
-
-// finishInFlight drains acknowledgements and the write of a snapshot that
-// was in flight when the job ended (a stop with savepoint).
-func (c *JobClient) finishInFlight(id uint64, apply func([]checkpoint.Action), written func(checkpoint.Written)) {
-	timeout := time.After(c.coordTimeout())
-	for {
-		if cur, ok := c.coord.InFlight(); !ok || cur != id {
-			return
-		}
-		select {
-		case s := <-c.acks:
-			apply(c.coord.Step(checkpoint.Ack{Snapshot: s}))
-		case w := <-c.written:
-			written(w)
-		case <-timeout:
-			apply(c.coord.Step(checkpoint.Tick{Now: 1<<62 - 1}))
-			return
-		}
-	}
-}
-
-func (c *JobClient) coordTimeout() time.Duration {
-	if c.env.cp.timeout > 0 {
-		return c.env.cp.timeout
-	}
-	return 10 * time.Minute
 }
 
 // write writes a snapshot and reports the outcome to the driver.

@@ -101,6 +101,7 @@ func stopAndResume(t *testing.T, c oracleCase, p1, p2 int, delay time.Duration) 
 			t.Fatalf("%d of %d task snapshots", len(got), job.Tasks())
 		}
 	}
+	job.ResolveStop(1, true)
 	if err := job.Wait(); err != nil {
 		t.Fatal(err)
 	}

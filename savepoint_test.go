@@ -93,12 +93,29 @@ func TestSavepointNeedsADirectory(t *testing.T) {
 	if _, err := job.TriggerSavepoint(context.Background(), ""); !errors.Is(err, weir.ErrNoSavepointDir) {
 		t.Fatalf("TriggerSavepoint without a directory: %v", err)
 	}
+	// A directory that cannot be made fails before any barrier, and a stop
+	// into it leaves the job running.
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{file, filepath.Join(file, "sub")} {
+		if _, err := job.TriggerSavepoint(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "cannot write a savepoint into "+dir) {
+			t.Fatalf("TriggerSavepoint into %s: %v", dir, err)
+		}
+		if _, err := job.StopWithSavepoint(context.Background(), dir, true); err == nil || !strings.Contains(err.Error(), "give a directory") {
+			t.Fatalf("StopWithSavepoint into %s: %v", dir, err)
+		}
+	}
 	path, err := job.TriggerSavepoint(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(path, "_metadata")); err != nil {
 		t.Fatalf("savepoint has no _metadata: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".weir-write-check-*")); len(left) > 0 {
+		t.Fatalf("the directory check left %v", left)
 	}
 }
 

@@ -91,3 +91,72 @@ func TestSerializerPanicFailsSnapshotNotProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStopWithSavepointThatFailsGoesOn: a stop with savepoint whose
+// savepoint fails returns the error and leaves the job running, as Flink's
+// does: records pushed afterwards are processed, and a later stop works. A
+// failed stop --drain, after which the final watermark is out, fails the job
+// instead.
+func TestStopWithSavepointThatFailsGoesOn(t *testing.T) {
+	armed, seen := new(atomic.Bool), new(atomic.Int64)
+	src := newPushSource[int64](1)
+	sink := memory.NewSink[int64]()
+	env := weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(t.TempDir()))
+	in := weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
+	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), sink).UID("out")
+	job, err := env.ExecuteAsync(context.Background(), "stop-fails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { job.Cancel(); _ = job.Wait() }()
+	push := func(from, to int64) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			src.Push(0, i, 0)
+		}
+		deadline := time.Now().Add(waitTimeout)
+		for seen.Load() < to {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d records processed", seen.Load(), to)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	push(0, 100)
+	armed.Store(true)
+	if _, err := job.StopWithSavepoint(context.Background(), "", false); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("stop with a savepoint that fails: %v", err)
+	}
+	push(100, 200) // the job goes on
+	armed.Store(false)
+	if _, err := job.StopWithSavepoint(context.Background(), "", false); err != nil {
+		t.Fatalf("stop after the failed one: %v", err)
+	}
+	if err := job.Wait(); err != nil {
+		t.Fatalf("the stopped job: %v", err)
+	}
+	if got := len(sink.Results()); got != 200 {
+		t.Fatalf("the sink got %d records, want 200", got)
+	}
+
+	// Drained, the job cannot go on.
+	armed.Store(false)
+	seen.Store(0)
+	src = newPushSource[int64](1)
+	env = weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(t.TempDir()))
+	in = weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
+	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), memory.NewSink[int64]()).UID("out")
+	drained, err := env.ExecuteAsync(context.Background(), "drain-fails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { drained.Cancel(); _ = drained.Wait() }()
+	push(0, 10)
+	armed.Store(true)
+	if _, err := drained.StopWithSavepoint(context.Background(), "", true); err == nil {
+		t.Fatal("stop --drain with a savepoint that fails succeeded")
+	}
+	if err := drained.Wait(); err == nil || !strings.Contains(err.Error(), "stop --drain failed after the final watermark") {
+		t.Fatalf("the job after a failed stop --drain: %v", err)
+	}
+}

@@ -35,8 +35,9 @@ type Barrier struct {
 	ID   uint64
 	Kind SnapshotKind
 	// Stop makes sources stop right after the barrier (stop with
-	// savepoint): nothing is processed after it, and the job ends once the
-	// barrier has passed every task.
+	// savepoint): nothing is processed after it. The sources hold there
+	// until Job.ResolveStop says whether the savepoint completed: then the
+	// job ends; if not, they read on.
 	Stop bool
 	// Drain makes sources emit the final watermark before the barrier, so
 	// that every event-time window and timer fires first (stop --drain).

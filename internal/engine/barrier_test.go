@@ -160,12 +160,13 @@ func TestBarriersCutConsistently(t *testing.T) {
 					t.Fatalf("barrier %d: sources emitted %d, counted %d, sinks saw %d", id, emitted, counted, seen)
 				}
 			}
-			// Stop with a savepoint: the job ends by itself and nothing is
-			// processed after the barrier.
+			// Stop with a savepoint: the job ends once the savepoint
+			// completes, and nothing is processed after the barrier.
 			if err := j.Trigger(Barrier{ID: 6, Kind: Savepoint, Stop: true}); err != nil {
 				t.Fatal(err)
 			}
 			got := collect(t, snaps, tasks)
+			j.ResolveStop(6, true)
 			if err := j.Wait(); err != nil {
 				t.Fatal(err)
 			}
@@ -180,6 +181,77 @@ func TestBarriersCutConsistently(t *testing.T) {
 				t.Fatal("Trigger on a stopped job succeeded")
 			}
 		})
+	}
+}
+
+// TestStopThatFailsResumes: sources hold at a stop barrier until they learn
+// whether its savepoint completed. If it did not, they read on, the job
+// continues and later barriers cut it consistently; a stop that completes
+// ends the job with nothing processed after its barrier. An outcome for a
+// stop the sources never held at is ignored.
+func TestStopThatFailsResumes(t *testing.T) {
+	snaps := make(chan TaskSnapshot, 64)
+	finals := make(chan int64, 8)
+	started := make(chan struct{}, 8)
+	j, err := Start(context.Background(), cutJob(t, 2, 3, finals, started), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Cancel()
+		_ = j.Wait()
+	}()
+	<-started
+	tasks := j.Tasks()
+	j.ResolveStop(9, false) // no stop 9 in flight: ignored
+
+	if err := j.Trigger(Barrier{ID: 1, Kind: Savepoint, Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, snaps, tasks)
+	held := sums(t, got, "pos")
+	if seen := sums(t, got, "seen"); held == 0 || seen != held {
+		t.Fatalf("stop barrier: sources emitted %d before it, sinks saw %d", held, seen)
+	}
+	j.ResolveStop(1, false) // its savepoint failed
+
+	// The sources read on: a later checkpoint counts more records, and
+	// every one of them downstream.
+	id := uint64(2)
+	for emitted := held; emitted == held; id++ {
+		if id > 10000 {
+			t.Fatalf("the sources emitted nothing after the failed stop (%d barriers)", id)
+		}
+		if err := j.Trigger(Barrier{ID: id, Kind: Checkpoint}); err != nil {
+			t.Fatalf("checkpoint after the failed stop: %v", err)
+		}
+		got = collect(t, snaps, tasks)
+		emitted = sums(t, got, "pos")
+		if seen := sums(t, got, "seen"); seen != emitted || emitted < held {
+			t.Fatalf("barrier %d after the failed stop: sources emitted %d, sinks saw %d (%d at the stop)", id, emitted, seen, held)
+		}
+	}
+
+	if err := j.Trigger(Barrier{ID: id, Kind: Savepoint, Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	got = collect(t, snaps, tasks)
+	j.ResolveStop(id-1, true) // an outcome for another stop: still held
+	select {
+	case n := <-finals:
+		t.Fatalf("a sink finished (%d records) before the stop's outcome", n)
+	default:
+	}
+	j.ResolveStop(id, true)
+	if err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var final int64
+	for range 3 {
+		final += <-finals
+	}
+	if emitted, seen := sums(t, got, "pos"), sums(t, got, "seen"); emitted != seen || final != seen {
+		t.Fatalf("stop: sources emitted %d before the barrier, sinks saw %d at it and %d in the end", emitted, seen, final)
 	}
 }
 

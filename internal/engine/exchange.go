@@ -21,6 +21,9 @@ const (
 	msgActive
 	msgEnd
 	msgBarrier // batch holds a *Barrier
+	// msgResume follows a stop barrier whose savepoint failed: the
+	// sources read on (Job.ResolveStop).
+	msgResume
 )
 
 // message is what travels on a channel. Records travel as a *[]Rec[T] in

@@ -192,6 +192,30 @@ func (h *Job) Trigger(b Barrier) error {
 	return nil
 }
 
+// ResolveStop ends the stop with savepoint whose barrier has ID id. Sources
+// that injected a stop barrier (Barrier.Stop) hold there, neither reading
+// nor firing timers, until they learn whether its savepoint completed: then
+// they finish and the job ends; otherwise they resume reading, and the job
+// goes on as if the barrier had been a savepoint's, as Flink's does when a
+// stop with savepoint fails. Call it once the snapshot completed or was
+// aborted.
+func (h *Job) ResolveStop(id uint64, completed bool) {
+	for _, t := range h.sources {
+		t.resolveStop(stopOutcome{id: id, completed: completed})
+	}
+}
+
+// Fail ends the job with err: every task stops, and Wait returns err
+// unless a task failed first.
+func (h *Job) Fail(err error) {
+	h.mu.Lock()
+	if h.firstErr == nil {
+		h.firstErr = err
+	}
+	h.mu.Unlock()
+	h.cancel()
+}
+
 // Cancel stops the job; Wait then returns context.Canceled.
 func (h *Job) Cancel() { h.cancel() }
 
@@ -320,6 +344,7 @@ func (j *job) build() ([]*task, error) {
 			}
 			if len(n.Inputs) == 0 {
 				t.ctl = make(chan Barrier, 16)
+				t.stopped = make(chan stopOutcome, 1)
 			}
 			taskOf[n] = append(taskOf[n], t)
 			tasks = append(tasks, t)

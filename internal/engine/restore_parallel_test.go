@@ -190,6 +190,7 @@ func stopWithSavepoint(t *testing.T, j *Job, snaps <-chan TaskSnapshot, id uint6
 		t.Fatal(err)
 	}
 	got := collect(t, snaps, j.Tasks())
+	j.ResolveStop(id, true)
 	if err := j.Wait(); err != nil {
 		t.Fatal(err)
 	}

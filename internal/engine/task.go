@@ -33,9 +33,14 @@ type task struct {
 	// stopped job.
 	sinkFinishers []func()
 
-	// ctl carries barriers to inject into a source task.
-	ctl      chan Barrier
-	align    alignment
+	// ctl carries barriers to inject into a source task, and stopped the
+	// outcome of its stop with savepoint (Job.ResolveStop).
+	ctl     chan Barrier
+	stopped chan stopOutcome
+	align   alignment
+	// stopping is set from a stop barrier on, until the job ends or the
+	// stop fails: the task then neither moves its watermark nor fires
+	// processing-time timers.
 	stopping bool
 	finished bool
 
@@ -168,7 +173,7 @@ func (t *task) runSource() {
 		t.pollTimers()
 		select {
 		case b := <-t.ctl:
-			if t.injectBarrier(b) {
+			if t.injectBarrier(b) && t.holdAtStop(b.ID) {
 				t.finish()
 				return
 			}
@@ -201,7 +206,7 @@ func (t *task) runSource() {
 				if !sleep.Stop() {
 					<-sleep.C
 				}
-				if t.injectBarrier(b) {
+				if t.injectBarrier(b) && t.holdAtStop(b.ID) {
 					t.finish()
 					return
 				}
@@ -210,6 +215,60 @@ func (t *task) runSource() {
 			}
 		}
 	}
+}
+
+// stopOutcome is the end of a stop with savepoint: its barrier's ID, and
+// whether the savepoint completed.
+type stopOutcome struct {
+	id        uint64
+	completed bool
+}
+
+// holdAtStop holds a source task that has just injected stop barrier id
+// until the stop's outcome comes (Job.ResolveStop). It reports whether the
+// savepoint completed, and the task must finish; if not, the task has
+// resumed, and so have the tasks downstream.
+func (t *task) holdAtStop(id uint64) (completed bool) {
+	for {
+		select {
+		case o := <-t.stopped:
+			if o.id != id {
+				continue // the outcome of an earlier stop this source never held at
+			}
+			if !o.completed {
+				t.resume()
+			}
+			return o.completed
+		case <-t.job.done:
+			panic(abortSignal{})
+		}
+	}
+}
+
+// resolveStop hands o to the task, replacing an outcome it never took.
+func (t *task) resolveStop(o stopOutcome) {
+	for {
+		select {
+		case t.stopped <- o:
+			return
+		default:
+		}
+		select {
+		case <-t.stopped:
+		default:
+		}
+	}
+}
+
+// resume ends the task's stop after its savepoint failed: it tells the
+// tasks downstream (msgResume), and fires the processing-time timers that
+// came due meanwhile.
+func (t *task) resume() {
+	t.stopping = false
+	for _, w := range t.writers {
+		w.control(msgResume, 0)
+	}
+	t.proc.fire(t.job.now())
 }
 
 func (t *task) runInputs() {
@@ -233,9 +292,13 @@ func (t *task) runInputs() {
 		t.pollTimers()
 		if !progressed && open > 0 {
 			t.flushWriters()
+			wake := t.proc.wake
+			if t.stopping {
+				wake = nil // timers wait for the stop's outcome (resume)
+			}
 			select {
 			case <-t.notify:
-			case <-t.proc.wake:
+			case <-wake:
 				t.proc.fire(t.job.now())
 			case <-t.job.done:
 				panic(abortSignal{})
@@ -246,6 +309,9 @@ func (t *task) runInputs() {
 }
 
 func (t *task) pollTimers() {
+	if t.stopping {
+		return
+	}
 	select {
 	case <-t.proc.wake:
 		t.proc.fire(t.job.now())
@@ -275,6 +341,10 @@ func (t *task) handle(c *inChannel, m message) {
 		t.channelEnded(c)
 	case msgBarrier:
 		t.barrierArrived(c, *m.batch.(*Barrier))
+	case msgResume:
+		if t.stopping {
+			t.resume()
+		}
 	}
 }
 
