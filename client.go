@@ -262,7 +262,7 @@ func (c *JobClient) start(restore engine.RestoreSource, lastID uint64, owned []s
 	}
 	job, err := engine.Start(c.ctx, e.nodes, opts)
 	if err != nil {
-		return fmt.Errorf("weir: job %q: %w", c.name, err)
+		return fmt.Errorf("weir: job %q: %w%s", c.name, err, damagedRemedy(err))
 	}
 	timeout := e.cp.timeout
 	if timeout == 0 {
@@ -323,19 +323,21 @@ func (c *JobClient) recoverable(err error) (string, uint64, bool) {
 func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) {
 	fs, err := e.openSnapshot(e.restore.path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("weir: cannot restore: %w", err)
+		return nil, nil, fmt.Errorf("weir: cannot restore: %w%s", err, damagedRemedy(err))
 	}
 	un := fs.unmatched(e.nodes)
 	if len(un) == 0 {
 		return fs, nil, nil
 	}
 	if !e.restore.allowNonRestored {
-		lines := make([]string, len(un))
+		ops := make([]string, len(un))
 		for i, u := range un {
-			lines[i] = "  " + u.String()
+			ops[i] = u.String()
 		}
-		return nil, nil, fmt.Errorf("weir: cannot restore from %s: the job has no operator for %d of the savepoint's operators:\n%s\nGive the operators their old UIDs (or pin their IDs with UIDHash), or start with --allow-non-restored-state to drop that state",
-			fs.s.Dir(), len(un), strings.Join(lines, "\n"))
+		// One line, as every error of a command: the weir command shows a
+		// job's last line of output when it fails to start.
+		return nil, nil, fmt.Errorf("weir: cannot restore from %s: the job has no operator for %d of the savepoint's operators: %s; give the operators their old UIDs (or pin their IDs with UIDHash), or start with --allow-non-restored-state (-n) to drop that state",
+			fs.s.Dir(), len(un), strings.Join(ops, "; "))
 	}
 	fs.restrict(un)
 	for _, u := range un {
@@ -457,6 +459,15 @@ func (c *JobClient) snapshot(ctx context.Context, r *snapshotRequest) (string, e
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+}
+
+// damagedRemedy is what to do about a restore that failed on a damaged
+// snapshot ("" for other errors).
+func damagedRemedy(err error) string {
+	if !errors.Is(err, format.ErrCorrupt) {
+		return ""
+	}
+	return "; the snapshot is damaged: restore from another savepoint or retained checkpoint (weir inspect --verify PATH checks one)"
 }
 
 // writableDir creates dir if need be and checks that a file can be created

@@ -193,7 +193,7 @@ func TestRestoreFromCorruptSavepoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = env2.Execute(context.Background(), "orders")
-	if err == nil || !strings.Contains(err.Error(), "_metadata") {
+	if err == nil || !strings.Contains(err.Error(), "_metadata") || !strings.Contains(err.Error(), "the snapshot is damaged: restore from another savepoint") {
 		t.Fatalf("restore from a corrupt savepoint: %v", err)
 	}
 	if _, err := os.Stat(md); err != nil {

@@ -1067,7 +1067,7 @@ func TestUpgradeChangeStateTypeIsRejected(t *testing.T) {
 			"or fails later with an undecodable-value error that names neither schema", v2.after[:min(5, len(v2.after))])
 	}
 	t.Logf("restore error, as expected: %v", err)
-	for _, want := range []string{"last-value", `"last"`, "int64", "float64"} {
+	for _, want := range []string{"last-value", `"last"`, "int64", "float64", "keep a type the old data can be read as"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the restore error does not mention %s: %v", want, err)
 		}

@@ -25,7 +25,7 @@ func newBench() *cobra.Command {
 parallelism, events per CPU-second (user+system CPU time of the process) next to the
 bare generator's rate measured in the same run. Each case runs --repeat times; the
 fastest run is kept.`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, "bench [flags]"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if events <= 0 {
 				return fmt.Errorf("--events must be positive, got %d", events)

@@ -166,13 +166,19 @@ func TestJobErrors(t *testing.T) {
 		{[]string{"savepoint", jobA, "/x"}, "no running job with ID " + jobA}, // the stale entry was removed
 		{[]string{"stop", jobB}, "process " + fmt.Sprint(dead.Process.Pid) + " has exited"},
 		{[]string{"cancel", jobD}, "does not serve job " + jobD},
-		{[]string{"stop"}, "accepts 1 arg(s)"},
+		{[]string{"stop"}, "usage: weir stop [--savepoint-path DIR] [--drain] JOB_ID (got 0 arguments); see weir stop --help"},
+		{[]string{"cancel", "a", "b"}, "usage: weir cancel JOB_ID (got 2 arguments)"},
+		{[]string{"inspect"}, "usage: weir inspect [--json] [--verify] PATH (got 0 arguments)"},
+		{[]string{"run"}, "usage: weir run [-s PATH]"},
+		{[]string{"list", "--bogus"}, "unknown flag: --bogus; see weir list --help"},
 		{[]string{"savepoint"}, "usage: weir savepoint JOB_ID [DIR]"},
 		{[]string{"savepoint", "--dispose", "/x", jobA}, "takes no other arguments"},
-		{[]string{"run", "-p", "0", "true"}, "--parallelism must be >= 1, got 0"},
+		{[]string{"run", "-p", "0", "true"}, `invalid argument "0" for "-p, --parallelism" flag: must be an integer >= 1`},
+		{[]string{"run", "-p", "x", "true"}, `invalid argument "x" for "-p, --parallelism" flag: must be an integer >= 1`},
+		{[]string{"run", "no-such-binary-in-path"}, "cannot start the job binary no-such-binary-in-path: " + `exec: "no-such-binary-in-path": executable file not found in $PATH; to run a binary in this directory, write ./no-such-binary-in-path`},
 		{[]string{"run", "--restore-mode", "legacy", "true"}, `--restore-mode must be claim or no-claim, got "legacy"`},
 		{[]string{"run", "-s", "/no/such/savepoint", "true"}, "--from-savepoint: savepoint /no/such/savepoint: no such file or directory"},
-		{[]string{"run", "/no/such/binary"}, "/no/such/binary"},
+		{[]string{"run", "/no/such/binary"}, "cannot start the job binary /no/such/binary: no such file or directory; give the path of a job binary built with go build"},
 		{[]string{"inspect", "/no/such/savepoint"}, "no such file or directory"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	} {
@@ -217,6 +223,12 @@ func TestRunAttachedForwardsStatus(t *testing.T) {
 	_, _, err = weirCmd(t, a, "run", "-d", sh, "-c", "echo starting; echo 'job: bad flag' >&2; exit 3")
 	if err == nil || !strings.Contains(err.Error(), "the job exited (status 3) before it registered: job: bad flag (output in "+a.home) {
 		t.Fatalf("detached job that fails: %v", err)
+	}
+	// A job that succeeds without starting one (--plan): its output is the
+	// answer.
+	out, stderr, err := weirCmd(t, a, "run", "-d", sh, "-c", "echo '{\"plan\": 1}'")
+	if err != nil || out != "{\"plan\": 1}\n" || !strings.Contains(stderr, "without starting a job") {
+		t.Fatalf("detached job that prints and exits 0: %v, stdout %q, stderr %q", err, out, stderr)
 	}
 	a.registerTimeout = 200 * time.Millisecond
 	_, _, err = weirCmd(t, a, "run", "-d", sh, "-c", "sleep 5")

@@ -72,7 +72,7 @@ func newInspect() *cobra.Command {
 and shows the job, the snapshot, and per operator its ID, UID, name and parallelism
 and its states with their kind, key/namespace/value schemas, number of entries and
 size. With --verify it also reads every data block and checks its checksum.`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "inspect [--json] [--verify] PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := format.Open(args[0])
 			if err != nil {

@@ -75,7 +75,7 @@ func (a *app) newList() *cobra.Command {
 		Long: `list prints one line per running job of the registry: its ID, state, start time and name.
 Entries of jobs whose process has died or whose control address refuses connections are
 removed.`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, "list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := a.registry()
 			if err != nil {
@@ -134,7 +134,7 @@ holding nothing but the savepoint's own files. Anything else is refused and left
 				return nil
 			}
 			if len(args) < 1 || len(args) > 2 {
-				return errors.New("usage: weir savepoint JOB_ID [DIR], or weir savepoint --dispose PATH")
+				return fmt.Errorf("usage: weir savepoint JOB_ID [DIR], or weir savepoint --dispose PATH (got %d arguments); see weir savepoint --help", len(args))
 			}
 			return nil
 		},
@@ -189,7 +189,7 @@ at the savepoint's barrier and nothing is processed after it. The savepoint goes
 --savepoint-path, or the job's configured state.savepoints.dir; its path is printed as
 the last line. With --drain the sources first emit the final watermark, so every window
 and event-time timer fires before the job stops (use it when the job will not be resumed).`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "stop [--savepoint-path DIR] [--drain] JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.findJob(args[0])
 			if err != nil {
@@ -220,7 +220,7 @@ func (a *app) newCancel() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cancel JOB_ID",
 		Short: "Cancel a job without a savepoint",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "cancel JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.findJob(args[0])
 			if err != nil {

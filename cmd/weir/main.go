@@ -89,9 +89,24 @@ Jobs are found by ID through the registry in $WEIR_HOME/jobs (default ~/.weir/jo
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%v; see %s --help", err, c.CommandPath())
+	})
 	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 10*time.Minute, "how long to wait for a job's answer (a savepoint of large state takes a while)")
 	root.AddCommand(a.newRun(), a.newList(), a.newSavepoint(), a.newStop(), a.newCancel(), newInspect(), newBench())
 	return root
+}
+
+// wantArgs accepts between min and max arguments (max < 0: any number
+// from min), saying what is wanted otherwise: usage is the command line
+// with its arguments, as Use writes it.
+func wantArgs(min, max int, usage string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		return fmt.Errorf("usage: weir %s (got %d arguments); see %s --help", usage, len(args), cmd.CommandPath())
+	}
 }
 
 func (a *app) homeDir() (string, error) {

@@ -39,7 +39,7 @@ Without -d it waits for the job and exits with its status; the job's output goes
 terminal. With -d (detached) the job runs in the background, its output goes to a log
 file under $WEIR_HOME/log, and run returns as soon as the job has registered, printing
 the job's ID as the last line.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "run [-s PATH] [-n] [-p N] [--restore-mode M] [-d] JOB_BINARY [ARGS...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			jobArgs, err := o.jobFlags(cmd)
 			if err != nil {
@@ -56,7 +56,7 @@ the job's ID as the last line.`,
 	f.SetInterspersed(false) // flags after JOB_BINARY belong to the job
 	f.StringVarP(&o.savepoint, "from-savepoint", "s", "", "start the job from the savepoint (or retained checkpoint) at `PATH`")
 	f.BoolVarP(&o.allowNonRestored, "allow-non-restored-state", "n", false, "skip savepoint state that no operator of the job matches or declares")
-	f.IntVarP(&o.parallelism, "parallelism", "p", 0, "the job's default parallelism `N`")
+	f.VarP(parallelismFlag{&o.parallelism}, "parallelism", "p", "the job's default parallelism `N`")
 	f.StringVar(&o.restoreMode, "restore-mode", "", "restore `MODE`: no-claim (default) or claim")
 	f.BoolVarP(&o.detached, "detached", "d", false, "run the job in the background; print its ID when it has registered")
 	return cmd
@@ -76,9 +76,6 @@ func (o *runOptions) jobFlags(cmd *cobra.Command) ([]string, error) {
 		out = append(out, "--allow-non-restored-state")
 	}
 	if cmd.Flags().Changed("parallelism") {
-		if o.parallelism < 1 {
-			return nil, fmt.Errorf("--parallelism must be >= 1, got %d", o.parallelism)
-		}
 		out = append(out, "--parallelism="+strconv.Itoa(o.parallelism))
 	}
 	if o.restoreMode != "" {
@@ -90,6 +87,40 @@ func (o *runOptions) jobFlags(cmd *cobra.Command) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// parallelismFlag is -p: an integer >= 1.
+type parallelismFlag struct{ p *int }
+
+func (f parallelismFlag) String() string {
+	if f.p == nil || *f.p == 0 {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f parallelismFlag) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return errors.New("must be an integer >= 1")
+	}
+	*f.p = n
+	return nil
+}
+
+func (parallelismFlag) Type() string { return "int" }
+
+// startError explains why the job binary bin could not be started.
+func startError(bin string, err error) error {
+	hint := "give the path of a job binary built with go build"
+	if errors.Is(err, exec.ErrNotFound) && !strings.ContainsRune(bin, filepath.Separator) {
+		hint = fmt.Sprintf("to run a binary in this directory, write ./%s", bin)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // "fork/exec BIN: " would repeat the name
+	}
+	return fmt.Errorf("cannot start the job binary %s: %v; %s", bin, err, hint)
 }
 
 // childEnv is the job's environment: ours, with WEIR_HOME pointing at the
@@ -113,7 +144,7 @@ func (a *app) runAttached(cmd *cobra.Command, bin string, args []string) error {
 	c.Env = env
 	c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if err := c.Start(); err != nil {
-		return err
+		return startError(bin, err)
 	}
 	stop := forwardSignals(c.Process)
 	err = c.Wait()
@@ -167,7 +198,7 @@ func (a *app) runDetached(cmd *cobra.Command, bin string, args []string) error {
 	_ = logf.Close()
 	if err != nil {
 		_ = os.Remove(logPath)
-		return err
+		return startError(bin, err)
 	}
 	pid := c.Process.Pid
 	exited := make(chan error, 1)
@@ -199,6 +230,15 @@ func (a *app) runDetached(cmd *cobra.Command, bin string, args []string) error {
 				// It registered and finished between two looks.
 				fmt.Fprintf(cmd.OutOrStdout(), "Job finished already; output in %s\n", logPath)
 				fmt.Fprintln(cmd.OutOrStdout(), string(m[1]))
+				return nil
+			}
+			if err == nil {
+				// It succeeded without running a job (--plan, -h): what it
+				// printed is the answer.
+				if _, werr := cmd.OutOrStdout().Write(data); werr != nil {
+					return werr
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "weir: the job exited with status 0 without starting a job; its output is above (and in %s)\n", logPath)
 				return nil
 			}
 			status := "status 0"

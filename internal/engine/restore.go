@@ -228,7 +228,7 @@ func compareSchemas(src RestoreSource, n *Node, state string, newK, newN, newV [
 			return fmt.Errorf("operator %q (%s), state %q: %s schema: %w", n.Name, n.ID, state, c.role, err)
 		}
 		if err := serde.Compatible(o, nw); err != nil {
-			return fmt.Errorf("%s, state %q: the job's %s serializer cannot read the savepoint's data: %w", operatorLabel(n), state, c.role, err)
+			return fmt.Errorf("%s, state %q: the job's %s serializer cannot read the savepoint's data: %w; keep a type the old data can be read as, or give the state a new name and restore with --allow-non-restored-state to drop the old one", operatorLabel(n), state, c.role, err)
 		}
 	}
 	return nil
