@@ -21,6 +21,7 @@ import (
 // on its first record, after Open, which weir refuses.
 type declCounter struct {
 	extra, late bool
+	unusedInt   bool // declare "unused" as int64 instead of string
 	count       state.Value[int64]
 	more        state.Value[int64]
 }
@@ -34,7 +35,11 @@ func (c *declCounter) Open(ctx *weir.KeyedContext[int64]) error {
 		if c.more, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "extra"}); err != nil {
 			return err
 		}
-		_, err = state.GetValue(ctx, state.ValueDescriptor[string]{Name: "unused"})
+		if c.unusedInt {
+			_, err = state.GetValue(ctx, state.ValueDescriptor[int64]{Name: "unused"})
+		} else {
+			_, err = state.GetValue(ctx, state.ValueDescriptor[string]{Name: "unused"})
+		}
 	}
 	return err
 }

@@ -54,6 +54,7 @@ func normalizeRestoreMode(s string) (RestoreMode, error) {
 //	--restore-mode claim|no-claim   who owns the snapshot (default no-claim)
 //	--config FILE                   YAML configuration (see Config)
 //	--plan                          print the job graph as JSON and exit
+//	--check                         with -s: print how the job would restore, as JSON, and exit
 //
 // Go's flag syntax applies: -s and --s are the same flag, values follow a
 // space or "=". A job gets them in one of three ways:
@@ -88,11 +89,14 @@ type JobFlags struct {
 	Config     *Config
 	// Plan is --plan: Run prints the job graph as JSON and does not run it.
 	Plan bool
+	// Check is --check: Run prints how the job would restore from
+	// FromSavepoint (Environment.Check) as JSON and does not run it.
+	Check bool
 
 	// Home is the weir home directory whose jobs/ subdirectory is the job
 	// registry the weir command reads ("" = $WEIR_HOME, or ~/.weir).
 	Home string
-	// Stdout receives --plan's output (nil = os.Stdout).
+	// Stdout receives --plan's and --check's output (nil = os.Stdout).
 	Stdout io.Writer
 
 	args []string
@@ -152,6 +156,7 @@ func (jf *JobFlags) Register(fs *flag.FlagSet) {
 	fs.Var(restoreModeValue{&jf.RestoreMode}, "restore-mode", "with -s: `mode` no-claim (default: the snapshot stays yours, never modified or deleted) or claim (the job owns it and deletes it once newer checkpoints subsume it)")
 	fs.Var(configValue{jf}, "config", "read settings from the YAML configuration `file` (Flink's keys, such as state.savepoints.dir; flags override it)")
 	fs.BoolVar(&jf.Plan, "plan", false, "print the job graph as JSON and exit without running the job")
+	fs.BoolVar(&jf.Check, "check", false, "with -s: print how the job would restore from the savepoint (each operator and state: matched, new, dropped or incompatible) as JSON, and exit without running the job; the exit status is 0 if it would restore")
 }
 
 // ParseFlags extracts the standard job flags from args, wherever they
@@ -294,7 +299,9 @@ func (jf *JobFlags) Option() Option {
 }
 
 // Run runs the job built on env as the flags say. With --plan it writes
-// env.PlanJSON() and a newline to Stdout and returns without running.
+// env.PlanJSON() and a newline to Stdout and returns without running; with
+// --check it writes env.Check()'s report as JSON and returns without
+// running, with an error if the job would not restore.
 // Otherwise it starts the job, serves the control API for it on rest.address
 // (default 127.0.0.1 on a free port), registers it in the job registry so
 // that the weir command finds it by ID, and waits for the job to end — it
@@ -307,17 +314,20 @@ func (jf *JobFlags) Option() Option {
 // when it failed. A registry that cannot be written is logged, not fatal:
 // the job runs, but the weir command will not find it.
 func (jf *JobFlags) Run(ctx context.Context, env *Environment, name string) error {
+	out := jf.Stdout
+	if out == nil {
+		out = os.Stdout
+	}
 	if jf.Plan {
 		b, err := env.PlanJSON()
 		if err != nil {
 			return err
 		}
-		out := jf.Stdout
-		if out == nil {
-			out = os.Stdout
-		}
 		_, err = out.Write(append(b, '\n'))
 		return err
+	}
+	if jf.Check {
+		return check(env, out)
 	}
 	log := env.logger
 	restored := jf.savepointPath()
@@ -384,4 +394,24 @@ func (jf *JobFlags) registry() (*control.Registry, error) {
 		}
 	}
 	return control.NewRegistry(home), nil
+}
+
+// check writes env.Check()'s report to out as JSON, and fails if the job
+// would not restore.
+func check(env *Environment, out io.Writer) error {
+	r, err := env.Check()
+	if err != nil {
+		return err
+	}
+	b, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if !r.Restores {
+		return errors.New("weir: " + r.Verdict())
+	}
+	return nil
 }

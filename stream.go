@@ -300,6 +300,11 @@ func (s SinkStream) UIDHash(hexID string) SinkStream { s.s.UIDHash(hexID); retur
 // To sends the stream to a sink.
 func To[T any](s Stream[T], sink Sink[T]) SinkStream {
 	n := s.mustEnv().addNode("sink", "Sink", nil, func(ctx *engine.Context, _ any) (*engine.Instance, error) {
+		if ctx.Checking() {
+			// A sink has no state: nothing to declare, and its writer
+			// would create or truncate its output.
+			return &engine.Instance{Inputs: [2]any{&sinkOp[T]{name: ctx.Node().Name}}}, nil
+		}
 		w, err := sink.NewWriter(SinkContext{Subtask: ctx.Subtask(), Parallelism: ctx.Parallelism()})
 		if err != nil {
 			return nil, err

@@ -505,3 +505,52 @@ func writeCheckpoint(t *testing.T, dir string) string {
 	}
 	return path
 }
+
+// TestCheckCommand drives weir check with stand-in job binaries: a report
+// that says the job would not restore exits 1 naming the first problem,
+// after printing the report; a binary that answers no report, or cannot
+// start, fails with one line saying so.
+func TestCheckCommand(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	a := &app{home: t.TempDir()}
+	sp := writeSavepoint(t, t.TempDir())
+	script := filepath.Join(t.TempDir(), "job.sh")
+	report := `{"snapshot": "/sp", "restores": false, "problems": ["the job has no operator 01 (uid sums, name \"s\") with state x: give it its old UID", "second"],
+  "operators": [{"id": "01", "uid": "sums", "name": "s", "status": "dropped", "snapshot_parallelism": 2, "states": [{"name": "x", "kind": "keyed state", "status": "dropped"}]}]}`
+	if err := os.WriteFile(script, []byte("#!"+sh+"\necho \"$@\" >&2\ncat <<'EOF'\n"+report+"\nEOF\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := weirCmd(t, a, "check", "-s", sp, "-n", "-p", "2", script, "-x")
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || err.Error() != `the job would not restore from /sp: the job has no operator 01 (uid sums, name "s") with state x: give it its old UID (and 1 more problem)` {
+		t.Fatalf("check of a job that would not restore: %v", err)
+	}
+	for _, want := range []string{"restores: no (2 problems)", `operator 01  uid "sums"  name "s"  dropped  (parallelism 2, not in the job)`, `  keyed state "x"  dropped`, "problems:\n  - the job has no operator 01"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check printed no %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := weirCmd(t, a, "check", sh, "-c", "true"); err == nil || !strings.Contains(err.Error(), "give the savepoint to check against") {
+		t.Errorf("check without -s: %v", err)
+	}
+	stand := func(body string) string {
+		p := filepath.Join(t.TempDir(), "stand-in.sh")
+		if err := os.WriteFile(p, []byte("#!"+sh+"\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noCheck := stand("echo 'job: flag provided but not defined: -check' >&2; exit 2")
+	if _, _, err := weirCmd(t, a, "check", "-s", sp, noCheck); err == nil || err.Error() != noCheck+" cannot check: job: flag provided but not defined: -check" {
+		t.Errorf("check of a binary without --check: %v", err)
+	}
+	if _, _, err := weirCmd(t, a, "check", "-s", sp, stand("echo hello")); err == nil || !strings.Contains(err.Error(), "did not answer --check with a report") {
+		t.Errorf("check of a binary that prints no report: %v", err)
+	}
+	if _, _, err := weirCmd(t, a, "check", "-s", sp, "/no/such/binary"); err == nil || !strings.Contains(err.Error(), "cannot start the job binary /no/such/binary") {
+		t.Errorf("check of a missing binary: %v", err)
+	}
+}

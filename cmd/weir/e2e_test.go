@@ -147,6 +147,25 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("run 1 produced %d of %d results before the stop: the test stopped nothing", len(got1), len(want))
 	}
 
+	// Would the job restore from it at parallelism 3? Checked without
+	// running it, or touching the savepoint.
+	out, _, err = weirCmd(t, a, "check", "-s", sp2, "-p", "3", bin, "-orders", orders, "-out", filepath.Join(dir, "never-written.jsonl"))
+	if err != nil || !strings.Contains(out, "restores: yes") || !strings.Contains(out, `uid "orders-per-user"  name "orders-per-user"  matched  (parallelism 2 -> 3)`) ||
+		!strings.Contains(out, `keyed state "window-contents"  matched`) {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never-written.jsonl")); err == nil {
+		t.Fatal("check ran the job: it wrote its output")
+	}
+	out, _, err = weirCmd(t, a, "check", "--json", "-s", sp2, bin, "-orders", orders)
+	var cr struct {
+		Restores  bool
+		Operators []struct{ UID, Status string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &cr) != nil || !cr.Restores || len(cr.Operators) == 0 {
+		t.Fatalf("check --json: %v\n%s", err, out)
+	}
+
 	// Run 2: resume at parallelism 3, in the foreground, to the end.
 	out2 := filepath.Join(dir, "run2.jsonl")
 	if _, _, err := weirCmd(t, a, "run", "-s", sp2, "-p", "3", bin, "-orders", orders, "-out", out2); err != nil {

@@ -188,7 +188,9 @@ func (a *app) newStop() *cobra.Command {
 at the savepoint's barrier and nothing is processed after it. The savepoint goes into
 --savepoint-path, or the job's configured state.savepoints.dir; its path is printed as
 the last line. With --drain the sources first emit the final watermark, so every window
-and event-time timer fires before the job stops (use it when the job will not be resumed).`,
+and event-time timer fires before the job stops (use it when the job will not be resumed).
+The job ends only once the savepoint is complete; if it fails, stop exits non-zero and the
+job goes on (after --drain, whose final watermark is out, the job fails instead).`,
 		Args: wantArgs(1, 1, "stop [--savepoint-path DIR] [--drain] JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.findJob(args[0])

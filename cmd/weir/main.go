@@ -83,7 +83,8 @@ func newRoot(a *app) *cobra.Command {
 		Use:   "weir",
 		Short: "weir runs and manages stateful stream-processing jobs",
 		Long: `weir runs and manages weir jobs: it starts job binaries, lists the running ones,
-takes savepoints, stops and cancels jobs, and inspects and disposes of savepoints.
+takes savepoints, stops and cancels jobs, inspects and disposes of savepoints, and checks
+whether a job would restore from one.
 Jobs are found by ID through the registry in $WEIR_HOME/jobs (default ~/.weir/jobs).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -93,7 +94,7 @@ Jobs are found by ID through the registry in $WEIR_HOME/jobs (default ~/.weir/jo
 		return fmt.Errorf("%v; see %s --help", err, c.CommandPath())
 	})
 	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 10*time.Minute, "how long to wait for a job's answer (a savepoint of large state takes a while)")
-	root.AddCommand(a.newRun(), a.newList(), a.newSavepoint(), a.newStop(), a.newCancel(), newInspect(), newBench())
+	root.AddCommand(a.newRun(), a.newCheck(), a.newList(), a.newSavepoint(), a.newStop(), a.newCancel(), newInspect(), newBench())
 	return root
 }
 

@@ -93,6 +93,9 @@ type job struct {
 	// pending are the keyed restores instantiate deferred; build runs them
 	// in parallel once every task is built.
 	pending []keyedRestore
+	// checks, if not nil, makes build a Check: it restores nothing and
+	// records here how each operator's states would restore.
+	checks map[OperatorID][]StateCheck
 }
 
 func (j *job) now() int64 { return j.opts.Clock.Now().UnixMilli() }
@@ -431,7 +434,7 @@ func (j *job) build() ([]*task, error) {
 					}
 				}
 			}
-			if t.source == nil && len(t.inputs) == 0 {
+			if t.source == nil && len(t.inputs) == 0 && j.checks == nil {
 				return fail(fmt.Errorf("engine: operator %q has neither inputs nor a source", n.Name))
 			}
 		}
@@ -522,7 +525,7 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 	}
 	ctx := &Context{t: t, node: n}
 	src := j.opts.Restore
-	restoring := src != nil && src.Has(n.ID)
+	restoring := src != nil && src.Has(n.ID) && j.checks == nil
 	if restoring {
 		lists, err := src.OperatorLists(n.ID, t.subtask, t.parallelism)
 		if err != nil {
@@ -541,6 +544,9 @@ func (j *job) instantiate(t *task, n *Node, chans map[*Edge][][]*channel) (*Inst
 	}
 	if inst.Operator != nil {
 		inst.Operator.Seal()
+	}
+	if j.checks != nil {
+		j.checks[n.ID] = checkStates(src, n, inst)
 	}
 	if restoring {
 		// Close what Make opened if restoring fails.
@@ -596,6 +602,11 @@ func (c *Context) Parallelism() int { return c.t.parallelism }
 
 // Node returns the operator's node.
 func (c *Context) Node() *Node { return c.node }
+
+// Checking reports that the operator is made by Check: it is to declare
+// its states and will be closed again without running, so it need not
+// open connections, files or readers (sources and sinks do not).
+func (c *Context) Checking() bool { return c.t.job.checks != nil }
 
 // Now returns the current processing time in epoch milliseconds.
 func (c *Context) Now() int64 { return c.t.job.now() }
