@@ -36,23 +36,7 @@ func TestRestoreDropsUndeclaredState(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			rj := newRestoreJob(0, false)
 			rj.declareCounts = false
-			var (
-				mu      sync.Mutex
-				dropped []string
-			)
-			j, err := Start(context.Background(), rj.nodes, Options{Parallelism: p, Restore: c.src,
-				DropUndeclared: func(n *Node, kind, state string) {
-					mu.Lock()
-					defer mu.Unlock()
-					dropped = append(dropped, fmt.Sprintf("%s/%s %s", n.Name, kind, state))
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			j.Cancel()
-			if err := j.Wait(); !errors.Is(err, context.Canceled) {
-				t.Fatalf("Wait = %v, want context.Canceled", err)
-			}
+			dropped := restoreDropping(t, rj, p, c.src)
 			if want := slices.Repeat([]string{"counter/keyed state count"}, p); !slices.Equal(dropped, want) {
 				t.Errorf("dropped %q, want %q (once per subtask)", dropped, want)
 			}
@@ -90,11 +74,22 @@ func TestRestoreDropsSameNamedStates(t *testing.T) {
 	ms, _ := takeSnapshot(t)
 	rj := newRestoreJob(0, false)
 	rj.declareCounts = false
+	dropped := restoreDropping(t, rj, 1, sameNameList{ms, "count"})
+	if want := []string{"counter/keyed state count", "counter/operator list state count"}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped %q, want %q", dropped, want)
+	}
+}
+
+// restoreDropping starts rj at parallelism p from src with DropUndeclared
+// set, cancels it once started, and returns the states dropped, as
+// "operator/kind state".
+func restoreDropping(t *testing.T, rj *restoreJob, p int, src RestoreSource) []string {
+	t.Helper()
 	var (
 		mu      sync.Mutex
 		dropped []string
 	)
-	j, err := Start(context.Background(), rj.nodes, Options{Parallelism: 1, Restore: sameNameList{ms, "count"},
+	j, err := Start(context.Background(), rj.nodes, Options{Parallelism: p, Restore: src,
 		DropUndeclared: func(n *Node, kind, state string) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -107,7 +102,7 @@ func TestRestoreDropsSameNamedStates(t *testing.T) {
 	if err := j.Wait(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait = %v, want context.Canceled", err)
 	}
-	if want := []string{"counter/keyed state count", "counter/operator list state count"}; !slices.Equal(dropped, want) {
-		t.Errorf("dropped %q, want %q", dropped, want)
-	}
+	mu.Lock()
+	defer mu.Unlock()
+	return dropped
 }

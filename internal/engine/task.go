@@ -261,12 +261,15 @@ func (t *task) resolveStop(o stopOutcome) {
 }
 
 // resume ends the task's stop after its savepoint failed: it tells the
-// tasks downstream (msgResume), and fires the processing-time timers that
-// came due meanwhile.
+// tasks downstream (msgResume), takes up the watermarks its channels
+// reported meanwhile, and fires the processing-time timers that came due.
 func (t *task) resume() {
 	t.stopping = false
 	for _, w := range t.writers {
 		w.control(msgResume, 0)
+	}
+	if len(t.inputs) > 0 {
+		t.updateWatermark()
 	}
 	t.proc.fire(t.job.now())
 }
