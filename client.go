@@ -563,11 +563,11 @@ func (c *JobClient) drive() {
 		for _, a := range acts {
 			switch a := a.(type) {
 			case checkpoint.Inject:
-				if a.Barrier.Stop {
-					stopID, stopDrain = a.Barrier.ID, a.Barrier.Drain
-				}
 				if err := c.job.Trigger(a.Barrier); err != nil {
+					// Refused before any source saw it: nothing to resolve.
 					apply(c.coord.Step(checkpoint.Decline{ID: a.Barrier.ID, Reason: err}))
+				} else if a.Barrier.Stop {
+					stopID, stopDrain = a.Barrier.ID, a.Barrier.Drain
 				}
 			case checkpoint.Write:
 				writes++

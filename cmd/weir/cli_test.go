@@ -175,7 +175,7 @@ func TestJobErrors(t *testing.T) {
 		{[]string{"savepoint", "--dispose", "/x", jobA}, "takes no other arguments"},
 		{[]string{"run", "-p", "0", "true"}, `invalid argument "0" for "-p, --parallelism" flag: must be an integer >= 1`},
 		{[]string{"run", "-p", "x", "true"}, `invalid argument "x" for "-p, --parallelism" flag: must be an integer >= 1`},
-		{[]string{"run", "no-such-binary-in-path"}, "cannot start the job binary no-such-binary-in-path: " + `exec: "no-such-binary-in-path": executable file not found in $PATH; to run a binary in this directory, write ./no-such-binary-in-path`},
+		{[]string{"run", "no-such-binary-in-path"}, "cannot start the job binary no-such-binary-in-path: " + `exec: "no-such-binary-in-path": executable file not found in $PATH; give the path of a job binary built with go build`},
 		{[]string{"run", "--restore-mode", "legacy", "true"}, `--restore-mode must be claim or no-claim, got "legacy"`},
 		{[]string{"run", "-s", "/no/such/savepoint", "true"}, "--from-savepoint: savepoint /no/such/savepoint: no such file or directory"},
 		{[]string{"run", "/no/such/binary"}, "cannot start the job binary /no/such/binary: no such file or directory; give the path of a job binary built with go build"},
@@ -520,10 +520,14 @@ func TestCheckCommand(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "job.sh")
 	report := `{"snapshot": "/sp", "restores": false, "problems": ["the job has no operator 01 (uid sums, name \"s\") with state x: give it its old UID", "second"],
   "operators": [{"id": "01", "uid": "sums", "name": "s", "status": "dropped", "snapshot_parallelism": 2, "states": [{"name": "x", "kind": "keyed state", "status": "dropped"}]}]}`
-	if err := os.WriteFile(script, []byte("#!"+sh+"\necho \"$@\" >&2\ncat <<'EOF'\n"+report+"\nEOF\nexit 1\n"), 0o755); err != nil {
+	argsFile := filepath.Join(t.TempDir(), "args")
+	if err := os.WriteFile(script, []byte("#!"+sh+"\necho \"$@\" > "+argsFile+"\ncat <<'EOF'\n"+report+"\nEOF\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := weirCmd(t, a, "check", "-s", sp, "-n", "-p", "2", script, "-x")
+	if args, _ := os.ReadFile(argsFile); string(args) != "--check --from-savepoint="+sp+" --allow-non-restored-state --parallelism=2 -x\n" {
+		t.Errorf("the job binary got %q", args)
+	}
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || err.Error() != `the job would not restore from /sp: the job has no operator 01 (uid sums, name "s") with state x: give it its old UID (and 1 more problem)` {
 		t.Fatalf("check of a job that would not restore: %v", err)
@@ -552,5 +556,19 @@ func TestCheckCommand(t *testing.T) {
 	}
 	if _, _, err := weirCmd(t, a, "check", "-s", sp, "/no/such/binary"); err == nil || !strings.Contains(err.Error(), "cannot start the job binary /no/such/binary") {
 		t.Errorf("check of a missing binary: %v", err)
+	}
+}
+
+// TestRunHintsDotSlash: a job binary named without a path that is not on
+// PATH but lies in the current directory gets the hint to write ./NAME.
+func TestRunHintsDotSlash(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myjob"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	_, _, err := weirCmd(t, &app{home: t.TempDir()}, "run", "myjob")
+	if err == nil || !strings.HasSuffix(err.Error(), "; to run the binary in this directory, write ./myjob") {
+		t.Fatalf("run myjob: %v", err)
 	}
 }

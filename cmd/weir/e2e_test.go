@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,13 +150,32 @@ func TestEndToEnd(t *testing.T) {
 
 	// Would the job restore from it at parallelism 3? Checked without
 	// running it, or touching the savepoint.
+	listing := func() string {
+		var b strings.Builder
+		ents, err := os.ReadDir(sp2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, e.Name(), fi.Size(), fi.ModTime())
+		}
+		return b.String()
+	}
+	before := listing()
 	out, _, err = weirCmd(t, a, "check", "-s", sp2, "-p", "3", bin, "-orders", orders, "-out", filepath.Join(dir, "never-written.jsonl"))
 	if err != nil || !strings.Contains(out, "restores: yes") || !strings.Contains(out, `uid "orders-per-user"  name "orders-per-user"  matched  (parallelism 2 -> 3)`) ||
 		!strings.Contains(out, `keyed state "window-contents"  matched`) {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never-written.jsonl")); err == nil {
-		t.Fatal("check ran the job: it wrote its output")
+		t.Fatal("check opened the job's sink: it created its output file")
+	}
+	if after := listing(); after != before {
+		t.Fatalf("check changed the savepoint:\n%s\nwas\n%s", after, before)
 	}
 	out, _, err = weirCmd(t, a, "check", "--json", "-s", sp2, bin, "-orders", orders)
 	var cr struct {

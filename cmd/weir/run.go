@@ -114,7 +114,9 @@ func (parallelismFlag) Type() string { return "int" }
 func startError(bin string, err error) error {
 	hint := "give the path of a job binary built with go build"
 	if errors.Is(err, exec.ErrNotFound) && !strings.ContainsRune(bin, filepath.Separator) {
-		hint = fmt.Sprintf("to run a binary in this directory, write ./%s", bin)
+		if _, serr := os.Stat(bin); serr == nil {
+			hint = fmt.Sprintf("to run the binary in this directory, write ./%s", bin)
+		}
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {

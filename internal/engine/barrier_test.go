@@ -187,8 +187,8 @@ func TestBarriersCutConsistently(t *testing.T) {
 // TestStopThatFailsResumes: sources hold at a stop barrier until they learn
 // whether its savepoint completed. If it did not, they read on, the job
 // continues and later barriers cut it consistently; a stop that completes
-// ends the job with nothing processed after its barrier. An outcome for a
-// stop the sources never held at is ignored.
+// ends the job with nothing processed after its barrier. The outcome of an
+// earlier stop, which the sources never held at, is ignored.
 func TestStopThatFailsResumes(t *testing.T) {
 	snaps := make(chan TaskSnapshot, 64)
 	finals := make(chan int64, 8)
@@ -203,9 +203,9 @@ func TestStopThatFailsResumes(t *testing.T) {
 	}()
 	<-started
 	tasks := j.Tasks()
-	j.ResolveStop(9, false) // no stop 9 in flight: ignored
+	j.ResolveStop(3, false) // the outcome of an earlier stop: ignored
 
-	if err := j.Trigger(Barrier{ID: 1, Kind: Savepoint, Stop: true}); err != nil {
+	if err := j.Trigger(Barrier{ID: 10, Kind: Savepoint, Stop: true}); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, snaps, tasks)
@@ -213,11 +213,11 @@ func TestStopThatFailsResumes(t *testing.T) {
 	if seen := sums(t, got, "seen"); held == 0 || seen != held {
 		t.Fatalf("stop barrier: sources emitted %d before it, sinks saw %d", held, seen)
 	}
-	j.ResolveStop(1, false) // its savepoint failed
+	j.ResolveStop(10, false) // its savepoint failed
 
 	// The sources read on: a later checkpoint counts more records, and
 	// every one of them downstream.
-	id := uint64(2)
+	id := uint64(11)
 	for emitted := held; emitted == held; id++ {
 		if id > 10000 {
 			t.Fatalf("the sources emitted nothing after the failed stop (%d barriers)", id)
@@ -236,11 +236,11 @@ func TestStopThatFailsResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = collect(t, snaps, tasks)
-	j.ResolveStop(id-1, true) // an outcome for another stop: still held
+	j.ResolveStop(id-1, true) // the outcome of an earlier barrier: still held
 	select {
 	case n := <-finals:
 		t.Fatalf("a sink finished (%d records) before the stop's outcome", n)
-	default:
+	case <-time.After(50 * time.Millisecond):
 	}
 	j.ResolveStop(id, true)
 	if err := j.Wait(); err != nil {
@@ -268,5 +268,119 @@ func TestTriggerAfterPartialFinish(t *testing.T) {
 	_ = j.Wait()
 	if err := j.Trigger(Barrier{ID: 1}); err == nil {
 		t.Fatal("Trigger after cancel succeeded")
+	}
+}
+
+// heldSource emits 1, 2, 3, ... a few per poll once open is closed; its
+// first poll blocks until then. With end set it ends at its first poll
+// instead. It keeps how many it emitted in operator state "pos".
+type heldSource struct {
+	posSource
+	open <-chan struct{}
+	end  bool
+}
+
+func (s *heldSource) Poll() (time.Duration, bool, error) {
+	<-s.open
+	if s.end {
+		return 0, true, nil
+	}
+	return s.posSource.Poll()
+}
+
+// heldJob is cutJob(1, 1) with a heldSource.
+func heldJob(t *testing.T, open <-chan struct{}, end bool, finals chan<- int64) []*Node {
+	nodes := cutJob(t, 1, 1, finals, nil)
+	nodes[0].Make = func(ctx *Context, out any) (*Instance, error) {
+		ops := opstate.New()
+		s := &heldSource{posSource: posSource{out: out.(Output[int64]), pos: counterState(t, ops, "pos"), wait: 100 * time.Microsecond}, open: open, end: end}
+		return &Instance{Source: s, Operator: ops, BeforeSnapshot: func() error { s.pos.Update([]int64{s.n}); return nil }}, nil
+	}
+	return nodes
+}
+
+// TestStopOutcomesOutOfOrder: a source busy in a poll while two stops are
+// triggered and both fail learns both outcomes once it gets to the
+// barriers, in order, and reads on; the job then checkpoints and stops.
+func TestStopOutcomesOutOfOrder(t *testing.T) {
+	snaps := make(chan TaskSnapshot, 64)
+	finals := make(chan int64, 8)
+	open := make(chan struct{})
+	j, err := Start(context.Background(), heldJob(t, open, false, finals), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Cancel()
+		_ = j.Wait()
+	}()
+	for _, id := range []uint64{1, 2} {
+		if err := j.Trigger(Barrier{ID: id, Kind: Savepoint, Stop: true}); err != nil {
+			t.Fatal(err)
+		}
+		j.ResolveStop(id, false) // failed before the source even saw it
+	}
+	close(open)
+	tasks := j.Tasks()
+	per := map[uint64]int{}
+	for _, s := range collect(t, snaps, 2*tasks) {
+		per[s.Barrier.ID]++
+	}
+	if per[1] != tasks || per[2] != tasks {
+		t.Fatalf("task snapshots by barrier %v, want %d of barriers 1 and 2", per, tasks)
+	}
+	id := uint64(3)
+	for emitted := int64(0); emitted == 0; id++ {
+		if id > 10000 {
+			t.Fatal("the source emitted nothing after the failed stops")
+		}
+		if err := j.Trigger(Barrier{ID: id, Kind: Checkpoint}); err != nil {
+			t.Fatalf("checkpoint %d after the failed stops: %v", id, err)
+		}
+		emitted = sums(t, collect(t, snaps, tasks), "pos")
+	}
+	if err := j.Trigger(Barrier{ID: id, Kind: Savepoint, Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, snaps, tasks)
+	j.ResolveStop(id, true)
+	if err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSourceEndingWithBarrierPending: a source that ends with a barrier
+// already sent to it injects it first, so that its snapshot completes
+// (a stop's, too, which then ends the job); once a source is ending, no
+// barrier is triggered.
+func TestSourceEndingWithBarrierPending(t *testing.T) {
+	for _, stop := range []bool{false, true} {
+		t.Run(fmt.Sprint("stop=", stop), func(t *testing.T) {
+			snaps := make(chan TaskSnapshot, 64)
+			finals := make(chan int64, 8)
+			open := make(chan struct{})
+			j, err := Start(context.Background(), heldJob(t, open, true, finals), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				j.Cancel()
+				_ = j.Wait()
+			}()
+			if err := j.Trigger(Barrier{ID: 1, Kind: Savepoint, Stop: stop}); err != nil {
+				t.Fatal(err)
+			}
+			close(open) // the source ends at its poll, the barrier still queued
+			collect(t, snaps, j.Tasks())
+			if stop {
+				j.ResolveStop(1, true)
+			}
+			if err := j.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Trigger(Barrier{ID: 2}); err == nil {
+				t.Fatal("Trigger after the source ended succeeded")
+			}
+		})
 	}
 }

@@ -62,6 +62,7 @@ func Check(nodes []*Node, opts Options) (map[OperatorID][]StateCheck, error) {
 	}
 	var closeErrs []error
 	for _, t := range tasks {
+		t.proc.stop() // timers an operator registered as it opened
 		closeErrs = append(closeErrs, runClosers(t.closers)...)
 	}
 	if err := joinErrors(nil, closeErrs); err != nil {

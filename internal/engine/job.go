@@ -96,6 +96,11 @@ type job struct {
 	// checks, if not nil, makes build a Check: it restores nothing and
 	// records here how each operator's states would restore.
 	checks map[OperatorID][]StateCheck
+	// gate orders Trigger and the end of sources: once a source has set
+	// sourceEnded, under gate, no barrier is triggered, and the source
+	// injects any barrier already sent to it before it finishes.
+	gate        sync.Mutex
+	sourceEnded bool
 }
 
 func (j *job) now() int64 { return j.opts.Clock.Now().UnixMilli() }
@@ -182,20 +187,27 @@ func (h *Job) Trigger(b Barrier) error {
 	if h.firstErr != nil || h.ctx.Err() != nil {
 		return fmt.Errorf("engine: the job is not running")
 	}
-	if h.running < len(h.tasks) {
+	// Every source takes the barrier, or none: a source that has
+	// ended, or is ending (sourceEnded), would never inject it.
+	h.j.gate.Lock()
+	defer h.j.gate.Unlock()
+	if h.running < len(h.tasks) || h.j.sourceEnded {
 		return ErrFinishing
 	}
 	for _, t := range h.sources {
-		select {
-		case t.ctl <- b:
-		default:
+		if len(t.ctl) == cap(t.ctl) {
 			return fmt.Errorf("engine: source %s (subtask %d) has %d barriers pending", t.name, t.subtask+1, len(t.ctl))
 		}
+	}
+	for _, t := range h.sources {
+		t.ctl <- b // room checked above; only Trigger sends, under h.mu
 	}
 	return nil
 }
 
-// ResolveStop ends the stop with savepoint whose barrier has ID id. Sources
+// ResolveStop ends the stop with savepoint whose barrier has ID id (barrier
+// IDs only grow: a source held at a stop learns that it failed from the
+// outcome of a later one, too). Sources
 // that injected a stop barrier (Barrier.Stop) hold there, neither reading
 // nor firing timers, until they learn whether its savepoint completed: then
 // they finish and the job ends; otherwise they resume reading, and the job
@@ -204,7 +216,7 @@ func (h *Job) Trigger(b Barrier) error {
 // aborted.
 func (h *Job) ResolveStop(id uint64, completed bool) {
 	for _, t := range h.sources {
-		t.resolveStop(stopOutcome{id: id, completed: completed})
+		t.resolveStop(id, completed)
 	}
 }
 
@@ -347,7 +359,7 @@ func (j *job) build() ([]*task, error) {
 			}
 			if len(n.Inputs) == 0 {
 				t.ctl = make(chan Barrier, 16)
-				t.stopped = make(chan stopOutcome, 1)
+				t.stops = newStopOutcomes()
 			}
 			taskOf[n] = append(taskOf[n], t)
 			tasks = append(tasks, t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -33,11 +34,11 @@ type task struct {
 	// stopped job.
 	sinkFinishers []func()
 
-	// ctl carries barriers to inject into a source task, and stopped the
-	// outcome of its stop with savepoint (Job.ResolveStop).
-	ctl     chan Barrier
-	stopped chan stopOutcome
-	align   alignment
+	// ctl carries barriers to inject into a source task, and stops the
+	// outcomes of its stops with savepoint (Job.ResolveStop).
+	ctl   chan Barrier
+	stops *stopOutcomes
+	align alignment
 	// stopping is set from a stop barrier on, until the job ends or the
 	// stop fails: the task then neither moves its watermark nor fires
 	// processing-time timers.
@@ -185,7 +186,7 @@ func (t *task) runSource() {
 			Fail(err)
 		}
 		if done {
-			t.finish()
+			t.sourceDone()
 			return
 		}
 		if wait > 0 {
@@ -217,46 +218,85 @@ func (t *task) runSource() {
 	}
 }
 
-// stopOutcome is the end of a stop with savepoint: its barrier's ID, and
-// whether the savepoint completed.
-type stopOutcome struct {
-	id        uint64
-	completed bool
+// sourceDone finishes a source task whose source has ended. From now on no
+// barrier is triggered (job.sourceEnded); one sent before is injected
+// first, so that the snapshot it belongs to can complete.
+func (t *task) sourceDone() {
+	t.job.gate.Lock()
+	t.job.sourceEnded = true
+	t.job.gate.Unlock()
+	for {
+		select {
+		case b := <-t.ctl:
+			if t.injectBarrier(b) && t.holdAtStop(b.ID) {
+				t.finish()
+				return
+			}
+		default:
+			t.finish()
+			return
+		}
+	}
+}
+
+// stopOutcomes holds the outcomes of stops with savepoint a source task
+// has not taken yet, by barrier ID: whether the savepoint completed.
+type stopOutcomes struct {
+	mu   sync.Mutex
+	out  map[uint64]bool
+	wake chan struct{} // signalled when an outcome is added
+}
+
+func newStopOutcomes() *stopOutcomes {
+	return &stopOutcomes{out: map[uint64]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // holdAtStop holds a source task that has just injected stop barrier id
 // until the stop's outcome comes (Job.ResolveStop). It reports whether the
 // savepoint completed, and the task must finish; if not, the task has
-// resumed, and so have the tasks downstream.
+// resumed, and so have the tasks downstream. The outcome of a later stop
+// also ends the hold: that stop was triggered after this one ended, which
+// it cannot have done by completing, since it lacked this source's ack.
 func (t *task) holdAtStop(id uint64) (completed bool) {
 	for {
-		select {
-		case o := <-t.stopped:
-			if o.id != id {
-				continue // the outcome of an earlier stop this source never held at
+		s := t.stops
+		s.mu.Lock()
+		done, ok := s.out[id]
+		later := false
+		for k := range s.out {
+			switch {
+			case k < id:
+				delete(s.out, k) // a stop this source never held at
+			case k > id:
+				later = true // kept: the source will hold at it next
 			}
-			if !o.completed {
+		}
+		delete(s.out, id)
+		s.mu.Unlock()
+		if ok || later {
+			completed = ok && done
+			if !completed {
 				t.resume()
 			}
-			return o.completed
+			return completed
+		}
+		select {
+		case <-s.wake:
 		case <-t.job.done:
 			panic(abortSignal{})
 		}
 	}
 }
 
-// resolveStop hands o to the task, replacing an outcome it never took.
-func (t *task) resolveStop(o stopOutcome) {
-	for {
-		select {
-		case t.stopped <- o:
-			return
-		default:
-		}
-		select {
-		case <-t.stopped:
-		default:
-		}
+// resolveStop records the outcome of stop id for the task.
+func (t *task) resolveStop(id uint64, completed bool) {
+	s := t.stops
+	s.mu.Lock()
+	s.out[id] = completed
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
