@@ -34,7 +34,7 @@ type task struct {
 	// stopped job.
 	sinkFinishers []func()
 
-	// ctl carries barriers to inject into a source task, and stops the
+	// ctl carries barriers to inject into a source task; stops holds the
 	// outcomes of its stops with savepoint (Job.ResolveStop).
 	ctl   chan Barrier
 	stops *stopOutcomes
