@@ -596,7 +596,14 @@ func (c *JobClient) drive() {
 			case checkpoint.Aborted:
 				c.env.logger.Warn("weir: "+a.Kind.String()+" aborted", "id", a.ID, "reason", a.Reason)
 				if r := pending[a.Request]; r != nil {
-					r.reply <- snapshotReply{err: fmt.Errorf("weir: %s failed: %w", a.Kind, a.Reason)}
+					after := ""
+					switch {
+					case r.stop && r.drain && a.ID == stopID:
+						after = "; the job fails: its final watermark is out"
+					case r.stop && a.ID == stopID:
+						after = "; the job goes on"
+					}
+					r.reply <- snapshotReply{err: fmt.Errorf("weir: %s failed: %w%s", a.Kind, a.Reason, after)}
 					delete(pending, a.Request)
 				}
 				endStop(a.ID, false, a.Reason)
