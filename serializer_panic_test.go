@@ -48,42 +48,64 @@ func (f *lastSeen) ProcessElement(_ *weir.KeyedContext[int64], v int64, out weir
 	return nil
 }
 
+// explodingJob starts numbers -> lastSeen (keyed by v%10) -> sink at
+// parallelism 1, with savepoints going to a new directory; the job is
+// cancelled when the test ends. push feeds it from..to-1 and waits until
+// lastSeen has seen them all.
+type explodingJob struct {
+	job   *weir.JobClient
+	armed *atomic.Bool
+	sink  *memory.Sink[int64]
+	push  func(from, to int64)
+	dir   string
+}
+
+func startExploding(t *testing.T, name string) *explodingJob {
+	t.Helper()
+	x := &explodingJob{armed: new(atomic.Bool), sink: memory.NewSink[int64](), dir: t.TempDir()}
+	seen := new(atomic.Int64)
+	src := newPushSource[int64](1)
+	env := weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(x.dir))
+	in := weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
+	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: x.armed, seen: seen}).UID("last"), x.sink).UID("out")
+	job, err := env.ExecuteAsync(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { job.Cancel(); _ = job.Wait() })
+	x.job = job
+	x.push = func(from, to int64) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			src.Push(0, i, 0)
+		}
+		deadline := time.Now().Add(waitTimeout)
+		for seen.Load() < to {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d records processed", seen.Load(), to)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return x
+}
+
 // TestSerializerPanicFailsSnapshotNotProcess: a serializer that panics
 // while the snapshot writer encodes state (off the task goroutine) fails
 // that savepoint with an error naming the panic, leaves no savepoint
 // directory behind, and leaves the job running: the next savepoint works.
 func TestSerializerPanicFailsSnapshotNotProcess(t *testing.T) {
-	armed, seen := new(atomic.Bool), new(atomic.Int64)
-	dir := t.TempDir()
-	src := newPushSource[int64](1)
-	sink := memory.NewSink[int64]()
-	env := weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(dir))
-	in := weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
-	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), sink).UID("out")
-	job, err := env.ExecuteAsync(context.Background(), "exploding")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { job.Cancel(); _ = job.Wait() }()
-	for i := range int64(100) {
-		src.Push(0, i, 0)
-	}
-	deadline := time.Now().Add(waitTimeout)
-	for seen.Load() < 100 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 100 records processed", seen.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	armed.Store(true)
-	if _, err := job.TriggerSavepoint(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "panicked") {
+	x := startExploding(t, "exploding")
+	x.push(0, 100)
+	x.armed.Store(true)
+	if _, err := x.job.TriggerSavepoint(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("savepoint with a panicking serializer: %v", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "savepoint-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(x.dir, "savepoint-*")); len(left) > 0 {
 		t.Errorf("the failed savepoint left %v", left)
 	}
-	armed.Store(false)
-	path, err := job.TriggerSavepoint(context.Background(), "")
+	x.armed.Store(false)
+	path, err := x.job.TriggerSavepoint(context.Background(), "")
 	if err != nil {
 		t.Fatalf("savepoint after the failed one: %v", err)
 	}
@@ -98,65 +120,32 @@ func TestSerializerPanicFailsSnapshotNotProcess(t *testing.T) {
 // failed stop --drain, after which the final watermark is out, fails the job
 // instead.
 func TestStopWithSavepointThatFailsGoesOn(t *testing.T) {
-	armed, seen := new(atomic.Bool), new(atomic.Int64)
-	src := newPushSource[int64](1)
-	sink := memory.NewSink[int64]()
-	env := weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(t.TempDir()))
-	in := weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
-	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), sink).UID("out")
-	job, err := env.ExecuteAsync(context.Background(), "stop-fails")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { job.Cancel(); _ = job.Wait() }()
-	push := func(from, to int64) {
-		t.Helper()
-		for i := from; i < to; i++ {
-			src.Push(0, i, 0)
-		}
-		deadline := time.Now().Add(waitTimeout)
-		for seen.Load() < to {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d records processed", seen.Load(), to)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	push(0, 100)
-	armed.Store(true)
-	if _, err := job.StopWithSavepoint(context.Background(), "", false); err == nil || !strings.Contains(err.Error(), "panicked") || !strings.HasSuffix(err.Error(), "; the job goes on") {
+	x := startExploding(t, "stop-fails")
+	x.push(0, 100)
+	x.armed.Store(true)
+	if _, err := x.job.StopWithSavepoint(context.Background(), "", false); err == nil || !strings.Contains(err.Error(), "panicked") || !strings.HasSuffix(err.Error(), "; the job goes on") {
 		t.Fatalf("stop with a savepoint that fails: %v", err)
 	}
-	push(100, 200) // the job goes on
-	armed.Store(false)
-	if _, err := job.StopWithSavepoint(context.Background(), "", false); err != nil {
+	x.push(100, 200) // the job goes on
+	x.armed.Store(false)
+	if _, err := x.job.StopWithSavepoint(context.Background(), "", false); err != nil {
 		t.Fatalf("stop after the failed one: %v", err)
 	}
-	if err := job.Wait(); err != nil {
+	if err := x.job.Wait(); err != nil {
 		t.Fatalf("the stopped job: %v", err)
 	}
-	if got := len(sink.Results()); got != 200 {
+	if got := len(x.sink.Results()); got != 200 {
 		t.Fatalf("the sink got %d records, want 200", got)
 	}
 
 	// Drained, the job cannot go on.
-	armed.Store(false)
-	seen.Store(0)
-	src = newPushSource[int64](1)
-	env = weir.NewEnvironment(weir.WithParallelism(1), weir.WithSavepointDir(t.TempDir()))
-	in = weir.FromSource[int64](env, src, weir.NoWatermarks[int64]()).UID("numbers")
-	weir.To(weir.Process(weir.KeyBy(in, func(v int64) int64 { return v % 10 }), &lastSeen{armed: armed, seen: seen}).UID("last"), memory.NewSink[int64]()).UID("out")
-	drained, err := env.ExecuteAsync(context.Background(), "drain-fails")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { drained.Cancel(); _ = drained.Wait() }()
-	push(0, 10)
-	armed.Store(true)
-	if _, err := drained.StopWithSavepoint(context.Background(), "", true); err == nil || !strings.HasSuffix(err.Error(), "; the job fails: its final watermark is out") {
+	d := startExploding(t, "drain-fails")
+	d.push(0, 10)
+	d.armed.Store(true)
+	if _, err := d.job.StopWithSavepoint(context.Background(), "", true); err == nil || !strings.HasSuffix(err.Error(), "; the job fails: its final watermark is out") {
 		t.Fatalf("stop --drain with a savepoint that fails: %v", err)
 	}
-	if err := drained.Wait(); err == nil || !strings.Contains(err.Error(), "stop --drain failed after the final watermark") {
+	if err := d.job.Wait(); err == nil || !strings.Contains(err.Error(), "stop --drain failed after the final watermark") {
 		t.Fatalf("the job after a failed stop --drain: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,5 +383,47 @@ func TestSourceEndingWithBarrierPending(t *testing.T) {
 				t.Fatal("Trigger after the source ended succeeded")
 			}
 		})
+	}
+}
+
+// TestHeldStopFiresNoTimers: a task downstream of a stop barrier fires no
+// processing-time timer while the stop is unresolved, even when one comes
+// due; if the stop fails, the timer fires once the task resumes.
+func TestHeldStopFiresNoTimers(t *testing.T) {
+	clock := &fakeClock{now: time.UnixMilli(1000)}
+	snaps := make(chan TaskSnapshot, 64)
+	finals := make(chan int64, 8)
+	started := make(chan struct{}, 8)
+	var fired atomic.Bool
+	nodes := cutJob(t, 1, 1, finals, started)
+	sink := nodes[2]
+	makeSink := sink.Make
+	sink.Make = func(ctx *Context, out any) (*Instance, error) {
+		ctx.RegisterProcessingTimer(ctx.Now()+1000, func(int64) { fired.Store(true) })
+		return makeSink(ctx, out)
+	}
+	j, err := Start(context.Background(), nodes, Options{Clock: clock, OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Cancel()
+		_ = j.Wait()
+	}()
+	<-started
+	if err := j.Trigger(Barrier{ID: 1, Kind: Savepoint, Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, snaps, j.Tasks()) // every task is past the barrier
+	clock.advance(2 * time.Second)
+	time.Sleep(50 * time.Millisecond) // time for a wrongly fired timer to show
+	if fired.Load() {
+		t.Fatal("a processing-time timer fired after the stop barrier, before the stop's outcome")
+	}
+	j.ResolveStop(1, false)
+	for deadline := time.Now().Add(10 * time.Second); !fired.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not fire after the failed stop resumed the job")
+		}
 	}
 }
