@@ -75,15 +75,28 @@ func TestStateSmall(t *testing.T) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		r, err := State(StateOptions{Dir: dir, Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20,
+		r, err := State(StateOptions{Dir: dir, Keys: 20_000, ValueBytes: 48, Parallelism: 2, RestoreParallelism: 3, MinProbeBytes: 8 << 20, Rounds: 2,
 			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}, CopyFiles: copyFiles})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.StateBytes < 20_000*48 || r.SavepointWrite <= 0 || r.RestoreRead <= 0 || r.WarmRestoreRead <= 0 || r.FreshRestoreRead <= 0 ||
-			r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.DiskBefore.Bytes != 8<<20 || r.DiskAfter.Bytes < r.StateBytes ||
-			r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" || r.CopyFiles != copyFiles {
+		if r.StateBytes < 20_000*48 || r.InProcessRestoreRead <= 0 || r.WarmRestoreRead <= 0 || r.WriteDiskRatio <= 0 || r.RestoreDiskRatio <= 0 ||
+			r.DiskWrite <= 0 || r.DiskRead <= 0 || r.DiskWarmRead <= 0 || r.MaxSyncPause <= 0 ||
+			r.FreshMemory == 0 || r.FreshMemory < 0 && runtime.GOOS == "linux" || r.CopyFiles != copyFiles || len(r.Rounds) != 2 {
 			t.Fatalf("implausible %+v", r)
+		}
+		for i, rd := range r.Rounds {
+			if rd.ProbeFirst != (i%2 == 0) || !rd.InNewProcess || rd.Disk.Bytes < 8<<20 || rd.Disk.Bytes < rd.SavepointBytes ||
+				rd.SavepointBytes < 20_000*48 || rd.SavepointWrite <= 0 || rd.RestoreRead <= 0 || rd.RestoreCPU <= 0 ||
+				rd.WriteDiskRatio != rd.SavepointWrite/rd.Disk.Write || rd.RestoreDiskRatio != rd.RestoreRead/rd.Disk.ColdRead {
+				t.Fatalf("implausible round %d: %+v", i+1, rd)
+			}
+		}
+		if want := (r.Rounds[0].WriteDiskRatio + r.Rounds[1].WriteDiskRatio) / 2; r.WriteDiskRatio != want {
+			t.Fatalf("median write ratio %v, want %v", r.WriteDiskRatio, want)
+		}
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+			t.Fatalf("want only the last savepoint left in %s, found %v (%v)", dir, entries, err)
 		}
 		if len(r.BytesPerSubtask) != 3 {
 			t.Fatalf("bytes per subtask %v", r.BytesPerSubtask)
@@ -94,7 +107,7 @@ func TestStateSmall(t *testing.T) {
 		if copyFiles {
 			how = "copying its files"
 		}
-		if !strings.Contains(sb.String(), "bytes read per subtask at p=3") || !strings.Contains(sb.String(), "in a new process") || !strings.Contains(sb.String(), how) {
+		if !strings.Contains(sb.String(), "bytes read per subtask at p=3") || !strings.Contains(sb.String(), "in a new process") || !strings.Contains(sb.String(), "median") || !strings.Contains(sb.String(), how) {
 			t.Fatal(sb.String())
 		}
 	}
@@ -107,7 +120,8 @@ func TestStateSmall(t *testing.T) {
 // WEIR_STATE_BENCH_PROFILE=prefix it writes CPU profiles of the savepoint and
 // of the cold restore, and execution traces (StateOptions.Profile); with
 // WEIR_STATE_BENCH_COPY=1 the restores copy the files instead of mapping
-// them (StateOptions.CopyFiles).
+// them (StateOptions.CopyFiles); WEIR_STATE_BENCH_ROUNDS sets the number of
+// rounds (StateOptions.Rounds, default 6).
 func BenchmarkSavepointState(b *testing.B) {
 	keys, _ := strconv.ParseInt(os.Getenv("WEIR_STATE_BENCH_KEYS"), 10, 64)
 	if keys == 0 {
@@ -121,8 +135,16 @@ func BenchmarkSavepointState(b *testing.B) {
 		}
 		valueBytes = n
 	}
+	rounds := 0
+	if v := os.Getenv("WEIR_STATE_BENCH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("WEIR_STATE_BENCH_ROUNDS=%q: want an integer >= 1", v)
+		}
+		rounds = n
+	}
 	for i := 0; i < b.N; i++ {
-		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3,
+		r, err := State(StateOptions{Dir: b.TempDir(), Keys: keys, ValueBytes: valueBytes, Parallelism: 2, RestoreParallelism: 3, Rounds: rounds,
 			Profile:        os.Getenv("WEIR_STATE_BENCH_PROFILE"),
 			CopyFiles:      os.Getenv("WEIR_STATE_BENCH_COPY") == "1",
 			RestoreCommand: []string{os.Args[0], "-test.run=^TestRestoreChild$", "-test.count=1"}})

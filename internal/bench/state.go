@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,13 +37,17 @@ type StateOptions struct {
 	Parallelism int
 	// RestoreParallelism is the parallelism restored at.
 	RestoreParallelism int
+	// Rounds is the number of rounds of paired measurements (StateResult);
+	// 0 means 6, so that each of a pair goes first as often as the other.
+	Rounds int
 	// MinProbeBytes is the smallest disk probe file; 0 means 256 MiB. Tests
 	// set it lower to stay fast; a real measurement should leave it at 0.
 	MinProbeBytes int64
-	// Profile, if set, is a path prefix: the CPU profiles of the savepoint
-	// and of the cold restore are written to Profile+"-savepoint.pprof" and
-	// Profile+"-restore.pprof", and their execution traces to the same
-	// names ending in ".trace".
+	// Profile, if set, is a path prefix: the CPU profiles of the first
+	// round's savepoint and cold restore are written to
+	// Profile+"-savepoint.pprof" and Profile+"-restore.pprof" (or
+	// Profile+"-fresh-restore.pprof" for a restore in a new process), and
+	// their execution traces to the same names ending in ".trace".
 	Profile string
 	// RestoreCommand, if set, is a command that runs RestoreChild in a new
 	// process (a test binary and the flags that select a test calling it):
@@ -56,7 +61,8 @@ type StateOptions struct {
 
 // DiskProbe is one measurement of the disk's own sequential speed.
 type DiskProbe struct {
-	// Bytes is the size of the probe file.
+	// Bytes is the size of the probe file: its content (a savepoint's
+	// bytes), repeated up to at least StateOptions.MinProbeBytes.
 	Bytes int64
 	// Write is MB/s writing Bytes sequentially in 1 MiB writes, fdatasync
 	// included.
@@ -73,39 +79,48 @@ type DiskProbe struct {
 
 // StateResult is what the savepoint benchmark measured. MB/s are 10^6 bytes
 // per second.
+//
+// The disk's speed on a virtual machine varies from one second to the next
+// (bursts absorbed by the host, then its sustained rate), so a savepoint and
+// a probe taken tens of seconds apart compare the code with the weather.
+// The benchmark therefore measures in rounds: each round writes a
+// savepoint and, right next to it, a probe file of a savepoint's own bytes
+// (writeProbe), then
+// restores that savepoint cold and reads the probe back cold, alternating
+// which of each pair goes first from round to round. The targets are read
+// off the medians of the rounds' paired ratios.
 type StateResult struct {
 	// KeysWritten is the number of keys in the state.
 	KeysWritten int64
 	// ValueBytesPerKey is the size of each key's value.
 	ValueBytesPerKey int
-	// SnapshotParallel is the parallelism the savepoint was taken at.
+	// SnapshotParallel is the parallelism the savepoints were taken at.
 	SnapshotParallel int
-	// RestoreParallel is the parallelism the savepoint was restored at.
+	// RestoreParallel is the parallelism they were restored at.
 	RestoreParallel int
 	// CopyFiles is StateOptions.CopyFiles.
 	CopyFiles bool
-	// StateBytes is the size of the savepoint directory (data files and
-	// _metadata); the throughputs below are StateBytes over a duration.
+	// StateBytes is the size of the last savepoint's directory (data files
+	// and _metadata); the throughputs below are a savepoint's size over a
+	// duration.
 	StateBytes int64
-	// SavepointDirBytes is the same as StateBytes.
-	SavepointDirBytes int64
 
-	// DiskBefore is the disk probe run before the job starts; its size is
-	// the expected state size Keys*(ValueBytes+24), clamped to
-	// [MinProbeBytes, 1 GiB].
-	DiskBefore DiskProbe
-	// DiskAfter is the disk probe run after the restores; its size is
-	// max(StateBytes, MinProbeBytes).
-	DiskAfter DiskProbe
-	// DiskWrite is the mean of the two probes' fdatasync'd write speeds, the
-	// reference for SavepointWrite.
-	DiskWrite float64
-	// DiskRead is the mean of the two probes' cold (page cache evicted) read
-	// speeds, the reference for RestoreRead.
-	DiskRead float64
-	// DiskWarmRead is the mean of the two probes' warm (page cache) read
-	// speeds, for information.
-	DiskWarmRead float64
+	// Rounds are the paired measurements, in order.
+	Rounds []StateRound
+	// WriteDiskRatio is the median of the rounds' WriteDiskRatio (target
+	// >= 0.80).
+	WriteDiskRatio float64
+	// RestoreDiskRatio is the median of the rounds' RestoreDiskRatio
+	// (target >= 0.80): the restore in a new process where
+	// StateOptions.RestoreCommand is set, in the benchmark's own process
+	// otherwise.
+	RestoreDiskRatio float64
+	// MaxSyncPause is the longest synchronous phase of a task over every
+	// round.
+	MaxSyncPause time.Duration
+	// DiskWrite, DiskRead and DiskWarmRead are the medians of the rounds'
+	// probes, for information.
+	DiskWrite, DiskRead, DiskWarmRead float64
 	// FreshMemory is MB/s of faulting in memory the process never used,
 	// as much as the state's size, measured before the job and after the
 	// restores (mean); -1 where it is not measured. For information: a
@@ -113,53 +128,63 @@ type StateResult struct {
 	// virtual machine it can be slower than the disk.
 	FreshMemory float64
 
-	// SavepointWrite is MB/s of the savepoint, trigger to completion.
-	SavepointWrite float64
-	// SavepointTime is the time from trigger to the savepoint's completion.
-	SavepointTime time.Duration
-	// SavepointCPU is the CPU time (user and system) the process used
-	// during the savepoint: steadier than SavepointTime on a noisy disk, for
-	// comparing code.
-	SavepointCPU time.Duration
-	// MaxSyncPause is the longest synchronous phase of a task.
-	MaxSyncPause time.Duration
-	// WriteDiskRatio is SavepointWrite / DiskWrite (target >= 0.80).
-	WriteDiskRatio float64
-
-	// ResidentBeforeRestore is how many bytes of the savepoint were still in
-	// the page cache when the cold restore started; -1 if unknown.
-	ResidentBeforeRestore int64
-	// ResidentBeforeFresh is ResidentBeforeRestore for the restore in a new
-	// process.
-	ResidentBeforeFresh int64
-	// RestoreRead is MB/s restoring the whole state at RestoreParallelism
-	// with the savepoint's files evicted from the page cache (cold).
-	RestoreRead float64
-	// RestoreTime is the duration of the cold restore.
-	RestoreTime time.Duration
-	// RestoreCPU is the CPU time the process used during the cold restore.
-	RestoreCPU time.Duration
-	// RestoreDiskRatio is RestoreRead / DiskRead (target >= 0.80).
-	RestoreDiskRatio float64
-	// WarmRestoreRead is MB/s of a second restore, with the savepoint's files
-	// in the page cache; for information.
-	WarmRestoreRead float64
-	// WarmRestoreTime is the duration of the warm restore.
+	// InProcessRestoreTime and InProcessRestoreCPU are a cold restore of
+	// the last savepoint in the benchmark's own process, after the job was
+	// cancelled (its memory is reused, unlike a new job's), and
+	// InProcessRestoreRead its MB/s; for information.
+	InProcessRestoreTime, InProcessRestoreCPU time.Duration
+	InProcessRestoreRead                      float64
+	// WarmRestoreTime and WarmRestoreRead are a second restore in the
+	// benchmark's process, with the savepoint's files in the page cache;
+	// for information.
 	WarmRestoreTime time.Duration
-	// FreshRestoreTime and FreshRestoreCPU are the cold restore's duration
-	// and CPU time in a new process (StateOptions.RestoreCommand), which
-	// pays the first touch of every page of memory the state fills; 0 if
-	// not measured. FreshRestoreRead is MB/s and FreshRestoreDiskRatio its
-	// ratio to DiskRead.
-	FreshRestoreTime, FreshRestoreCPU time.Duration
-	FreshRestoreRead                  float64
-	FreshRestoreDiskRatio             float64
+	WarmRestoreRead float64
 
 	// BytesPerSubtask is the bytes each new subtask reads at
 	// RestoreParallelism, through the format's range reads.
 	BytesPerSubtask []int64
 	// FilesTotal is the sum of BytesPerSubtask.
 	FilesTotal int64
+}
+
+// StateRound is one round of paired measurements (StateResult).
+type StateRound struct {
+	// ProbeFirst reports whether the round's write probe ran before its
+	// savepoint and its read probe before its restore; rounds alternate.
+	ProbeFirst bool
+	// Disk is the round's probe: a file of a savepoint's bytes
+	// (writeProbe).
+	Disk DiskProbe
+
+	// SavepointBytes is the size of the round's savepoint directory.
+	SavepointBytes int64
+	// SavepointTime is the time from trigger to the savepoint's completion,
+	// and SavepointWrite its MB/s.
+	SavepointTime  time.Duration
+	SavepointWrite float64
+	// SavepointCPU is the CPU time (user and system) the process used
+	// during the savepoint: steadier than SavepointTime on a noisy disk, for
+	// comparing code.
+	SavepointCPU time.Duration
+	// MaxSyncPause is the savepoint's longest synchronous phase of a task.
+	MaxSyncPause time.Duration
+	// WriteDiskRatio is SavepointWrite / Disk.Write.
+	WriteDiskRatio float64
+
+	// RestoreTime and RestoreCPU are the cold restore's duration and CPU
+	// time at RestoreParallelism: in a new process where
+	// StateOptions.RestoreCommand is set (which pays the first touch of
+	// every page of memory the state fills, as a restored job does),
+	// otherwise in the benchmark's process. RestoreRead is its MB/s.
+	RestoreTime, RestoreCPU time.Duration
+	RestoreRead             float64
+	// InNewProcess reports whether the restore ran in a new process.
+	InNewProcess bool
+	// ResidentBeforeRestore is how many bytes of the savepoint were still
+	// in the page cache when the restore started; -1 if unknown.
+	ResidentBeforeRestore int64
+	// RestoreDiskRatio is RestoreRead / Disk.ColdRead.
+	RestoreDiskRatio float64
 }
 
 // keySource emits keys 0..n-1 (interleaved across subtasks) once, then idles
@@ -240,54 +265,72 @@ func (discardSink[T]) Write(T) error { return nil }
 func (discardSink[T]) Flush() error  { return nil }
 func (discardSink[T]) Close() error  { return nil }
 
-// diskSpeed measures the disk with a probe file of size bytes in dir: it
-// writes the file sequentially in 1 MiB writes and fdatasyncs it (write
-// speed), evicts it from the page cache and reads it back sequentially (cold
-// read speed, the disk's), then reads it again (warm read speed, the page
-// cache's).
-func diskSpeed(dir string, size int64) (p DiskProbe, err error) {
+// writeProbe measures the disk's write speed with a probe file at path
+// that holds content, repeated up to at least size bytes: it writes the
+// file sequentially in 1 MiB writes and fdatasyncs it. The file stays for
+// readProbe.
+//
+// The content matters: this VM's disk writes data that compresses or
+// repeats much faster than data that does not (measured: a 1 MiB buffer
+// with a 256-byte period written over and over at 713–1,023 MB/s, random
+// bytes at 514–606 MB/s, alternated in one run; a 48-byte savepoint's own
+// bytes at 1,017–1,158 MB/s in the benchmark). A probe of made-up bytes
+// would measure that, not the disk's speed for a savepoint, so State gives
+// it a savepoint's own bytes.
+func writeProbe(path string, content []byte, size int64) (p DiskProbe, err error) {
 	const chunk = 1 << 20
-	size = (size + chunk - 1) / chunk * chunk
-	p.Bytes = size
-	path := filepath.Join(dir, "disk-probe")
-	defer os.Remove(path)
 	f, err := os.Create(path)
 	if err != nil {
 		return p, err
 	}
-	buf := make([]byte, chunk)
-	for i := range buf {
-		buf[i] = byte(i * 131)
-	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	start := time.Now()
-	for n := int64(0); n < size; n += chunk {
-		if _, err := f.Write(buf); err != nil {
-			f.Close()
-			return p, err
+	for p.Bytes < size {
+		for b := content; len(b) > 0; b = b[min(chunk, len(b)):] {
+			n, err := f.Write(b[:min(chunk, len(b))])
+			p.Bytes += int64(n)
+			if err != nil {
+				return p, err
+			}
 		}
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return p, err
 	}
-	p.Write = mbps(size, time.Since(start))
+	p.Write = mbps(p.Bytes, time.Since(start))
+	return p, nil
+}
+
+// readProbe reads the probe file at path, evicted from the page cache
+// before (evictPath), sequentially twice: the first read is the disk's
+// (ColdRead), the second the page cache's (WarmRead).
+func readProbe(path string, p *DiskProbe) (err error) {
+	if p.ResidentAfterEvict, err = residentBytes(path); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	if p.ColdRead, err = readSpeed(path, buf); err != nil {
+		return err
+	}
+	p.WarmRead, err = readSpeed(path, buf)
+	return err
+}
+
+// evictPath evicts the file at path from the page cache.
+func evictPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
 	err = evict(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return p, err
-	}
-	if p.ResidentAfterEvict, err = residentBytes(path); err != nil {
-		return p, err
-	}
-	if p.ColdRead, err = readSpeed(path, buf); err != nil {
-		return p, err
-	}
-	if p.WarmRead, err = readSpeed(path, buf); err != nil {
-		return p, err
-	}
-	return p, nil
+	return err
 }
 
 // readSpeed reads the file at path sequentially through buf and returns the
@@ -388,23 +431,23 @@ func dirBytes(dir string) int64 {
 }
 
 // State measures savepoint write and restore of a large keyed state against
-// the disk's own speed, measured twice in the same run (before the job and
-// after the restores) because the disk's speed varies.
+// the disk's own speed, in rounds of paired measurements (StateResult).
+// The job's first savepoint is not measured: it gives the probes their
+// bytes (writeProbe).
 func State(o StateOptions) (*StateResult, error) {
 	r := &StateResult{SnapshotParallel: o.Parallelism, RestoreParallel: o.RestoreParallelism, CopyFiles: o.CopyFiles, KeysWritten: o.Keys, ValueBytesPerKey: o.ValueBytes}
 	minProbe := o.MinProbeBytes
 	if minProbe <= 0 {
 		minProbe = 256 << 20
 	}
-	// First probe: the expected state size (value plus ~24 bytes of key and
-	// framing per entry), at least minProbe, at most 1 GiB so that a large
-	// state does not double the run's disk use before it starts.
-	var err error
-	probeBytes := max(minProbe, min(o.Keys*int64(o.ValueBytes+24), 1<<30))
-	if r.DiskBefore, err = diskSpeed(o.Dir, probeBytes); err != nil {
-		return nil, err
+	rounds := o.Rounds
+	if rounds <= 0 {
+		rounds = 6
 	}
-	memBefore, err := freshMemory(probeBytes)
+	// The expected state size: value plus ~24 bytes of key and framing per
+	// entry.
+	expected := max(minProbe, o.Keys*int64(o.ValueBytes+24))
+	memBefore, err := freshMemory(min(expected, 1<<30))
 	if err != nil {
 		return nil, err
 	}
@@ -417,29 +460,94 @@ func State(o StateOptions) (*StateResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() { job.Cancel(); _ = job.Wait() }()
 	wg.Wait() // every key stored
-	// A collection that the job's own allocations made due would
-	// otherwise fall into the savepoint's timing or not, at random (marking
-	// 16 M values costs about 2 CPU-seconds): run it before, as the restore
-	// does.
-	runtime.GC()
-	stopProfile, err := startProfile(o.Profile, "savepoint")
+
+	// A first savepoint, not measured, gives the probes their bytes
+	// (writeProbe).
+	path, err := job.TriggerSavepoint(context.Background(), "")
 	if err != nil {
 		return nil, err
 	}
-	start, cpu := time.Now(), cpuTime()
-	path, err := job.StopWithSavepoint(context.Background(), "", false)
-	r.SavepointTime, r.SavepointCPU = time.Since(start), cpuTime()-cpu
-	if perr := stopProfile(); err == nil {
-		err = perr
-	}
+	content, err := dirContent(path)
 	if err != nil {
 		return nil, err
 	}
-	r.MaxSyncPause = job.LastSnapshot().MaxSyncPause
-	r.SavepointDirBytes = dirBytes(path)
-	r.StateBytes = r.SavepointDirBytes
-	r.SavepointWrite = mbps(r.StateBytes, r.SavepointTime)
+	// And a first probe, not measured either: the first writes through the
+	// page cache after the job filled its memory run at the speed of
+	// faulting in fresh memory on this VM (257–375 MB/s in the rounds that
+	// came first, 1,031–1,315 in those after), while the savepoints write
+	// with direct I/O and need no page cache.
+	probePath := filepath.Join(o.Dir, "disk-probe")
+	if _, err := writeProbe(probePath, content, minProbe); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(probePath); err != nil {
+		return nil, err
+	}
+	for i := 0; i < rounds; i++ {
+		if err := os.RemoveAll(path); err != nil {
+			return nil, err
+		}
+		rd := StateRound{ProbeFirst: i%2 == 0}
+		if rd.ProbeFirst {
+			if rd.Disk, err = writeProbe(probePath, content, minProbe); err != nil {
+				return nil, err
+			}
+		}
+		profile := ""
+		if i == 0 {
+			profile = o.Profile
+		}
+		if path, err = savepoint(job, &rd, profile); err != nil {
+			return nil, err
+		}
+		if !rd.ProbeFirst {
+			if rd.Disk, err = writeProbe(probePath, content, minProbe); err != nil {
+				return nil, err
+			}
+		}
+		r.StateBytes = rd.SavepointBytes
+		rd.WriteDiskRatio = rd.SavepointWrite / rd.Disk.Write
+
+		// Both files are evicted from the page cache, so that the probe
+		// and the restore read from the disk.
+		if err := evictPath(probePath); err != nil {
+			return nil, err
+		}
+		if rd.ResidentBeforeRestore, err = evictDir(path); err != nil {
+			return nil, err
+		}
+		if rd.ProbeFirst {
+			if err := readProbe(probePath, &rd.Disk); err != nil {
+				return nil, err
+			}
+		}
+		if err := restoreRound(path, o, &rd, profile); err != nil {
+			return nil, err
+		}
+		if !rd.ProbeFirst {
+			if err := readProbe(probePath, &rd.Disk); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.Remove(probePath); err != nil {
+			return nil, err
+		}
+		rd.RestoreRead = mbps(rd.SavepointBytes, rd.RestoreTime)
+		rd.RestoreDiskRatio = rd.RestoreRead / rd.Disk.ColdRead
+		r.MaxSyncPause = max(r.MaxSyncPause, rd.MaxSyncPause)
+		r.Rounds = append(r.Rounds, rd)
+	}
+	r.WriteDiskRatio = median(r.Rounds, func(rd StateRound) float64 { return rd.WriteDiskRatio })
+	r.RestoreDiskRatio = median(r.Rounds, func(rd StateRound) float64 { return rd.RestoreDiskRatio })
+	r.DiskWrite = median(r.Rounds, func(rd StateRound) float64 { return rd.Disk.Write })
+	r.DiskRead = median(r.Rounds, func(rd StateRound) float64 { return rd.Disk.ColdRead })
+	r.DiskWarmRead = median(r.Rounds, func(rd StateRound) float64 { return rd.Disk.WarmRead })
+	job.Cancel()
+	if err := job.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("bench: the job failed: %w", err)
+	}
 
 	// Bytes read per new subtask, through the format's range reads.
 	s, err := format.Open(path)
@@ -461,55 +569,113 @@ func State(o StateOptions) (*StateResult, error) {
 		r.FilesTotal += int64(st.Bytes)
 	}
 
-	// Cold restore: the savepoint's files are evicted from the page cache so
-	// that the restore reads them from the disk.
-	if r.ResidentBeforeRestore, err = evictDir(path); err != nil {
+	// For information: a cold and then a warm restore in this process.
+	if _, err := evictMapped(path); err != nil {
 		return nil, err
 	}
-	if r.RestoreTime, r.RestoreCPU, err = restore(path, o, o.Profile); err != nil {
+	if r.InProcessRestoreTime, r.InProcessRestoreCPU, err = restore(path, o, ""); err != nil {
 		return nil, err
 	}
-	r.RestoreRead = mbps(r.StateBytes, r.RestoreTime)
-	// Warm restore: the cold one left the files in the page cache.
+	r.InProcessRestoreRead = mbps(r.StateBytes, r.InProcessRestoreTime)
 	if r.WarmRestoreTime, _, err = restore(path, o, ""); err != nil {
 		return nil, err
 	}
 	r.WarmRestoreRead = mbps(r.StateBytes, r.WarmRestoreTime)
-	if len(o.RestoreCommand) > 0 {
-		// The restores above mapped the files, and mapped pages stay
-		// cached until unmapped, which their cleanups do once the
-		// collector finds the mappings unreachable.
-		for try := 0; ; try++ {
-			runtime.GC()
-			time.Sleep(10 * time.Millisecond) // let the cleanups run
-			if r.ResidentBeforeFresh, err = evictDir(path); err != nil {
-				return nil, err
-			}
-			if r.ResidentBeforeFresh <= 0 || try == 20 {
-				break
-			}
-		}
-		if r.FreshRestoreTime, r.FreshRestoreCPU, err = restoreInChild(path, o); err != nil {
-			return nil, err
-		}
-		r.FreshRestoreRead = mbps(r.StateBytes, r.FreshRestoreTime)
-	}
 
-	if r.DiskAfter, err = diskSpeed(o.Dir, max(r.StateBytes, minProbe)); err != nil {
-		return nil, err
-	}
-	r.DiskWrite = (r.DiskBefore.Write + r.DiskAfter.Write) / 2
-	r.DiskRead = (r.DiskBefore.ColdRead + r.DiskAfter.ColdRead) / 2
-	r.DiskWarmRead = (r.DiskBefore.WarmRead + r.DiskAfter.WarmRead) / 2
-	memAfter, err := freshMemory(probeBytes)
+	memAfter, err := freshMemory(min(expected, 1<<30))
 	if err != nil {
 		return nil, err
 	}
 	r.FreshMemory = (memBefore + memAfter) / 2
-	r.WriteDiskRatio = r.SavepointWrite / r.DiskWrite
-	r.RestoreDiskRatio = r.RestoreRead / r.DiskRead
-	r.FreshRestoreDiskRatio = r.FreshRestoreRead / r.DiskRead
 	return r, nil
+}
+
+// savepoint triggers a savepoint of the running job into its savepoint
+// directory and records its figures in rd, profiling it under the prefix
+// profile if that is set.
+func savepoint(job *weir.JobClient, rd *StateRound, profile string) (string, error) {
+	// A collection that the previous phase made due would otherwise fall
+	// into the savepoint's timing or not, at random (marking 16 M values
+	// costs about 2 CPU-seconds): run it before.
+	runtime.GC()
+	stopProfile, err := startProfile(profile, "savepoint")
+	if err != nil {
+		return "", err
+	}
+	start, cpu := time.Now(), cpuTime()
+	path, err := job.TriggerSavepoint(context.Background(), "")
+	rd.SavepointTime, rd.SavepointCPU = time.Since(start), cpuTime()-cpu
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return "", err
+	}
+	rd.MaxSyncPause = job.LastSnapshot().MaxSyncPause
+	rd.SavepointBytes = dirBytes(path)
+	rd.SavepointWrite = mbps(rd.SavepointBytes, rd.SavepointTime)
+	return path, nil
+}
+
+// restoreRound restores the savepoint at path cold, in a new process if
+// o.RestoreCommand is set, and records its figures in rd.
+func restoreRound(path string, o StateOptions, rd *StateRound, profile string) (err error) {
+	if len(o.RestoreCommand) == 0 {
+		rd.RestoreTime, rd.RestoreCPU, err = restore(path, o, profile)
+		return err
+	}
+	rd.InNewProcess = true
+	if profile != "" {
+		profile += "-fresh"
+	}
+	rd.RestoreTime, rd.RestoreCPU, err = restoreInChild(path, o, profile)
+	return err
+}
+
+// evictMapped evicts the savepoint's files at path from the page cache
+// after the restores of this process let go of their mappings: mapped pages
+// stay cached until unmapped, which the mappings' cleanups do once the
+// collector finds them unreachable. It returns what stayed cached.
+func evictMapped(path string) (resident int64, err error) {
+	for try := 0; ; try++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // let the cleanups run
+		if resident, err = evictDir(path); err != nil || resident <= 0 || try == 20 {
+			return resident, err
+		}
+	}
+}
+
+// dirContent returns the bytes of every regular file under dir, one after
+// another.
+func dirContent(dir string) ([]byte, error) {
+	var b []byte
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.ReadFile(path)
+		b = append(b, f...)
+		return err
+	})
+	return b, err
+}
+
+// median returns the median of f over rounds (the mean of the middle two
+// for an even count).
+func median(rounds []StateRound, f func(StateRound) float64) float64 {
+	if len(rounds) == 0 {
+		return 0
+	}
+	v := make([]float64, len(rounds))
+	for i, rd := range rounds {
+		v[i] = f(rd)
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // The parent and the child of a restore in a new process agree through
@@ -527,13 +693,13 @@ const (
 
 // restoreInChild runs o.RestoreCommand to restore the savepoint at path in
 // a new process and returns what the child measured.
-func restoreInChild(path string, o StateOptions) (d, cpu time.Duration, err error) {
+func restoreInChild(path string, o StateOptions, profile string) (d, cpu time.Duration, err error) {
 	cmd := exec.Command(o.RestoreCommand[0], o.RestoreCommand[1:]...)
 	cmd.Env = append(os.Environ(),
 		childEnv+"="+path,
 		fmt.Sprintf("%s=%d %d %t", childEnvArgs, o.RestoreParallelism, o.ValueBytes, o.CopyFiles))
-	if o.Profile != "" {
-		cmd.Env = append(cmd.Env, childEnvProfile+"="+o.Profile+"-fresh")
+	if profile != "" {
+		cmd.Env = append(cmd.Env, childEnvProfile+"="+profile)
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -607,28 +773,31 @@ func PrintState(w io.Writer, r *StateResult) {
 	if r.CopyFiles {
 		how = "copying its files into memory (WithRestoreCopy)"
 	}
+	where := "in the benchmark's process"
+	if len(r.Rounds) > 0 && r.Rounds[0].InNewProcess {
+		where = "in a new process, as a restored job starts"
+	}
 	fmt.Fprintf(w, "keyed state: %d keys x %d-byte values; savepoint data %d MB (p=%d), restored at p=%d %s\n",
 		r.KeysWritten, r.ValueBytesPerKey, r.StateBytes/1e6, r.SnapshotParallel, r.RestoreParallel, how)
-	fmt.Fprintf(w, "disk (same run; probes of %d MB before the job, %d MB after the restores):\n",
-		r.DiskBefore.Bytes/1e6, r.DiskAfter.Bytes/1e6)
-	fmt.Fprintf(w, "  fdatasync'd sequential write: before %.0f, after %.0f, mean %.0f MB/s\n",
-		r.DiskBefore.Write, r.DiskAfter.Write, r.DiskWrite)
-	fmt.Fprintf(w, "  sequential read, page cache evicted (cold): before %.0f, after %.0f, mean %.0f MB/s%s\n",
-		r.DiskBefore.ColdRead, r.DiskAfter.ColdRead, r.DiskRead, residentNote(r.DiskBefore.ResidentAfterEvict+max(r.DiskAfter.ResidentAfterEvict, 0)))
-	fmt.Fprintf(w, "  sequential read, page cache warm: before %.0f, after %.0f, mean %.0f MB/s (information)\n",
-		r.DiskBefore.WarmRead, r.DiskAfter.WarmRead, r.DiskWarmRead)
+	fmt.Fprintf(w, "%d rounds; each pairs a savepoint with an fdatasync'd sequential write of a probe file of a savepoint's bytes, then its cold restore %s with a cold sequential read of the probe (page caches evicted); the probe goes first in odd rounds\n",
+		len(r.Rounds), where)
+	fmt.Fprintf(w, "round  probe write  savepoint write              CPU      sync pause  probe cold read  restore                      CPU\n")
+	for i, rd := range r.Rounds {
+		fmt.Fprintf(w, "%5d  %6.0f MB/s  %7v %5.0f MB/s = %.2f x  %7v  %8v    %6.0f MB/s%s  %7v %5.0f MB/s = %.2f x  %7v%s\n",
+			i+1, rd.Disk.Write, rd.SavepointTime.Round(time.Millisecond), rd.SavepointWrite, rd.WriteDiskRatio, rd.SavepointCPU.Round(time.Millisecond),
+			rd.MaxSyncPause.Round(time.Microsecond), rd.Disk.ColdRead, residentNote(rd.Disk.ResidentAfterEvict),
+			rd.RestoreTime.Round(time.Millisecond), rd.RestoreRead, rd.RestoreDiskRatio, rd.RestoreCPU.Round(time.Millisecond), residentNote(rd.ResidentBeforeRestore))
+	}
+	fmt.Fprintf(w, "savepoint write: median %.2f x the disk's write (target >= 0.80)\n", r.WriteDiskRatio)
+	fmt.Fprintf(w, "restore at p=%d, cold, %s: median %.2f x the disk's cold read (target >= 0.80)\n", r.RestoreParallel, where, r.RestoreDiskRatio)
+	fmt.Fprintf(w, "longest synchronous pause of a task: %v (target <= 5ms)\n", r.MaxSyncPause.Round(time.Microsecond))
+	fmt.Fprintf(w, "disk probes, medians: write %.0f MB/s, cold read %.0f MB/s, warm read %.0f MB/s (information)\n", r.DiskWrite, r.DiskRead, r.DiskWarmRead)
 	if r.FreshMemory >= 0 {
 		fmt.Fprintf(w, "memory never used before, faulted in: %.0f MB/s (mean of 2 probes; information)\n", r.FreshMemory)
 	}
-	fmt.Fprintf(w, "savepoint write: %v, %.0f MB/s = %.2f x disk write (target >= 0.80); CPU %v\n", r.SavepointTime.Round(time.Millisecond), r.SavepointWrite, r.WriteDiskRatio, r.SavepointCPU.Round(time.Millisecond))
-	fmt.Fprintf(w, "longest synchronous pause of a task: %v (target <= 5ms)\n", r.MaxSyncPause.Round(time.Microsecond))
-	fmt.Fprintf(w, "restore, cold (open + load into the heap backend): %v, %.0f MB/s = %.2f x disk cold read (target >= 0.80); CPU %v%s\n",
-		r.RestoreTime.Round(time.Millisecond), r.RestoreRead, r.RestoreDiskRatio, r.RestoreCPU.Round(time.Millisecond), residentNote(r.ResidentBeforeRestore))
-	fmt.Fprintf(w, "restore, warm (savepoint in the page cache): %v, %.0f MB/s (information)\n", r.WarmRestoreTime.Round(time.Millisecond), r.WarmRestoreRead)
-	if r.FreshRestoreTime > 0 {
-		fmt.Fprintf(w, "restore, cold, in a new process (how a restored job starts): %v, %.0f MB/s = %.2f x disk cold read (target >= 0.80); CPU %v%s\n",
-			r.FreshRestoreTime.Round(time.Millisecond), r.FreshRestoreRead, r.FreshRestoreDiskRatio, r.FreshRestoreCPU.Round(time.Millisecond), residentNote(r.ResidentBeforeFresh))
-	}
+	fmt.Fprintf(w, "restore in the benchmark's process after the job, cold: %v, %.0f MB/s, CPU %v; warm: %v, %.0f MB/s (information)\n",
+		r.InProcessRestoreTime.Round(time.Millisecond), r.InProcessRestoreRead, r.InProcessRestoreCPU.Round(time.Millisecond),
+		r.WarmRestoreTime.Round(time.Millisecond), r.WarmRestoreRead)
 	fmt.Fprintf(w, "bytes read per subtask at p=%d:", r.RestoreParallel)
 	for _, b := range r.BytesPerSubtask {
 		fmt.Fprintf(w, " %.1f MB", float64(b)/1e6)
