@@ -7,34 +7,34 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // A dataSink writes the bytes of one data file, in order, on a goroutine of
 // its own, so that a KeyedWriter gathers the next blocks while the last ones
 // are written.
 //
-// Where the platform and the file system allow it, the sink writes with
-// direct I/O (O_DIRECT): the bytes go from its buffers to the disk with no
-// copy into the page cache. Measured on the development VM, 1 GiB written
-// from two streams: direct 1.9–2.7 GB/s for 0.15–0.2 CPU-s, buffered with
-// fdatasync 1.1–2.7 GB/s for 0.3–2.7 CPU-s (the kernel's page cache copy and
-// page allocation, which varies with memory pressure). Direct writes must
-// start at aligned offsets, from aligned memory, in aligned lengths: the
-// sink writes whole multiples of sinkAlign and carries the rest over to the
-// next buffer; the last write is padded with zeros and the file truncated
-// to its real length. If the file system refuses direct I/O, the sink
-// writes through the page cache, asking the kernel to start writeback
-// every bytesPerSync bytes so that the final fsync has little left to do.
+// It writes through the page cache and keeps little of the file there:
+// every bytesPerSync bytes it asks the kernel to start writing back what it
+// wrote (sync_file_range), and once a range lies dropBehind bytes behind
+// the last one written back, it waits until that range is on the disk and
+// drops it from the page cache (fadvise DONTNEED). So the final fsync has
+// little left to do, the writes keep reusing a few MiB of memory per file,
+// and a savepoint does not fill the page cache with a gigabyte that nobody
+// will read soon, pushing out what the job or its machine use.
+//
+// The sink used direct I/O (O_DIRECT) before. Alternated with it in the
+// savepoint benchmark (BENCHMARKS.md, tenth session), this takes
+// 1.04–1.39 s for 1 GB of 1,000-byte values against 1.32–1.97 s, and
+// 1.83–2.85 s against 2.38–2.75 s for 16 M 48-byte values. Direct writes
+// waited for the device one MiB at a time, and one file's final fsync
+// stalled the other file's writes.
 type dataSink struct {
 	f       *os.File
-	direct  bool // the file was opened for direct I/O (the goroutine may fall back)
 	buf     []byte
 	queue   chan []byte // filled buffers, in file order
 	spare   chan []byte // written buffers, for reuse
 	done    chan struct{}
-	bufs    int   // buffers allocated
-	size    int64 // bytes given to the sink
+	bufs    int // buffers allocated
 	closed  bool
 	aborted atomic.Bool // the goroutine skips what is still queued
 
@@ -43,49 +43,35 @@ type dataSink struct {
 }
 
 const (
-	// sinkAlign is the alignment of direct writes: offsets, lengths and
-	// memory. 4 KiB suits every logical block size in use.
-	sinkAlign = 4096
 	// sinkBuffers is how many batchSize buffers a sink cycles through: one
 	// being filled, the others queued or being written.
 	sinkBuffers = 3
+	// dropBehind is how far behind the last range written back a range is
+	// waited for and dropped from the page cache, and how much is dropped
+	// at a time.
+	dropBehind = 8 << 20
 )
 
-// directIO is whether sinks try direct I/O; tests turn it off to cover the
-// buffered path.
-var directIO = true
-
-// newDataSink starts a sink for f, which is empty, trying direct I/O.
+// newDataSink starts a sink for f, which is empty.
 func newDataSink(f *os.File) *dataSink {
 	s := &dataSink{
-		f:      f,
-		direct: directIO && setDirect(f, true),
-		queue:  make(chan []byte, sinkBuffers),
-		spare:  make(chan []byte, sinkBuffers),
-		done:   make(chan struct{}),
-		bufs:   1,
+		f:     f,
+		queue: make(chan []byte, sinkBuffers),
+		spare: make(chan []byte, sinkBuffers),
+		done:  make(chan struct{}),
+		bufs:  1,
+		buf:   make([]byte, 0, batchSize+batchSize/4),
 	}
-	s.buf = alignedBuffer(batchSize + batchSize/4)
 	go s.run()
 	return s
 }
 
-// alignedBuffer returns an empty slice of capacity n whose memory starts at
-// a multiple of sinkAlign.
-func alignedBuffer(n int) []byte {
-	b := make([]byte, n+sinkAlign)
-	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (sinkAlign - 1))
-	return b[off : off : off+n]
-}
-
-// reserve makes room for n more bytes in the current buffer without moving
-// it out of alignment.
+// reserve makes room for n more bytes in the current buffer.
 func (s *dataSink) reserve(n int) {
 	if cap(s.buf)-len(s.buf) >= n {
 		return
 	}
-	b := alignedBuffer(len(s.buf) + n + batchSize/4)
-	s.buf = append(b, s.buf...)
+	s.buf = append(make([]byte, 0, len(s.buf)+n+batchSize/4), s.buf...)
 }
 
 // failed returns the goroutine's error, if any.
@@ -104,14 +90,8 @@ func (s *dataSink) submit() error {
 	if err := s.failed(); err != nil {
 		return err
 	}
-	n := len(s.buf)
-	if s.direct {
-		n &^= sinkAlign - 1
-	}
 	next := s.take()
-	next = append(next, s.buf[n:]...)
-	s.size += int64(n)
-	s.queue <- s.buf[:n]
+	s.queue <- s.buf
 	s.buf = next
 	// Let the sink's goroutine run now. When one of its writes returns
 	// while every P is busy encoding, it waits in the run queue until an
@@ -133,7 +113,7 @@ func (s *dataSink) take() []byte {
 	}
 	if s.bufs < sinkBuffers {
 		s.bufs++
-		return alignedBuffer(batchSize + batchSize/4)
+		return make([]byte, 0, batchSize+batchSize/4)
 	}
 	return <-s.spare
 }
@@ -145,26 +125,11 @@ func (s *dataSink) close() error {
 		return errors.New("format: data sink closed twice")
 	}
 	s.closed = true
-	size := s.size + int64(len(s.buf))
-	b := s.buf
-	if s.direct {
-		if pad := -len(b) & (sinkAlign - 1); pad > 0 {
-			s.reserve(pad)
-			b = append(s.buf, make([]byte, pad)...)
-		}
-	}
-	s.queue <- b
+	s.queue <- s.buf
 	close(s.queue)
 	<-s.done
 	if err := s.failed(); err != nil {
 		return err
-	}
-	if fi, err := s.f.Stat(); err != nil {
-		return err
-	} else if fi.Size() != size {
-		if err := s.f.Truncate(size); err != nil {
-			return err
-		}
 	}
 	return s.f.Sync()
 }
@@ -184,32 +149,28 @@ func (s *dataSink) abort() {
 // After an error it only drains the queue.
 func (s *dataSink) run() {
 	defer close(s.done)
-	direct := s.direct
-	var off, synced int64
+	var off, synced, dropped int64
 	for b := range s.queue {
 		if !s.aborted.Load() && s.failed() == nil && len(b) > 0 {
-			_, err := s.f.WriteAt(b, off)
-			if err != nil && direct && isDirectRefused(err) && setDirect(s.f, false) {
-				// The file system took the file for direct I/O but
-				// refuses the write: go through the page cache.
-				direct = false
-				_, err = s.f.WriteAt(b, off)
-			}
-			if err != nil {
+			if _, err := s.f.WriteAt(b, off); err != nil {
 				s.mu.Lock()
 				s.err = fmt.Errorf("write at offset %d: %w", off, err)
 				s.mu.Unlock()
 			}
 			off += int64(len(b))
-			if !direct && off-synced >= bytesPerSync {
+			if off-synced >= bytesPerSync {
 				startWriteback(s.f, synced, off-synced)
 				synced = off
+				if synced-dropped >= 2*dropBehind {
+					dropWritten(s.f, dropped, dropBehind)
+					dropped += dropBehind
+				}
 			}
 		}
 		if cap(b) > batchSize+batchSize/4 {
 			// Grown by reserve for a huge block: let it go, and give
 			// the pool a buffer of the usual size in its place.
-			b = alignedBuffer(batchSize + batchSize/4)
+			b = make([]byte, 0, batchSize+batchSize/4)
 		}
 		s.spare <- b[:0]
 	}

@@ -12,70 +12,67 @@ import (
 	"github.com/weirstream/weir/internal/keyspace"
 )
 
-// TestSinkModes writes data files of several batches (so that the sink
-// cycles its buffers and carries unaligned tails over) with direct I/O
-// tried and with it off, and checks that each file is exactly as long as
-// its blocks (no padding left behind) and reads back.
-func TestSinkModes(t *testing.T) {
-	for _, direct := range []bool{true, false} {
-		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
-			defer func(old bool) { directIO = old }(directIO)
-			directIO = direct
-			w, err := CreateIn(filepath.Join(t.TempDir(), "s"), &Options{BlockSize: 4000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			kw, err := w.Keyed(opAgg, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if direct {
-				t.Logf("direct I/O in use: %v", kw.sink.direct)
-			} else if kw.sink.direct {
-				t.Fatal("direct I/O in use although turned off")
-			}
-			if err := kw.StartState("s"); err != nil {
-				t.Fatal(err)
-			}
-			// About 4.5 MB of entries of uneven sizes.
-			var es []entry
-			for i := range 60_000 {
-				es = append(es, entry{uint64(i) * 0x1000_0000_0000, fmt.Sprint(i), "", strings.Repeat("v", i%151)})
-			}
-			for _, e := range es {
-				if err := kw.Add(e.backend()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			files, err := kw.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := files["s"]
-			last := f.Blocks[len(f.Blocks)-1]
-			fi, err := os.Stat(filepath.Join(w.Dir(), f.Path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := int64(last.Offset + last.Length); fi.Size() != want {
-				t.Fatalf("data file has %d bytes, its blocks end at %d", fi.Size(), want)
-			}
-			md := &Metadata{Kind: Checkpoint, Operators: []Operator{{ID: opAgg, Parallelism: 1,
-				States: []State{{Name: "s", Kind: KeyedValue, Files: []KeyedFile{f}}}}}}
-			if err := w.Finish(md); err != nil {
-				t.Fatal(err)
-			}
-			s, err := Open(w.Dir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Verify(); err != nil {
-				t.Fatal(err)
-			}
-			if got := readAll(t, s, opAgg, "s", keyspace.Full, nil); !slices.Equal(got, es) {
-				t.Fatalf("read %d entries back, want the %d written", len(got), len(es))
-			}
-		})
+// TestSinkWritesBehind writes a data file of many batches, larger than
+// the sink's write-behind window several times over (so that ranges are
+// written back and dropped while it writes), with entries of uneven sizes
+// and one larger than a batch (so that a buffer grows), and checks that the
+// file is exactly as long as its blocks and reads back.
+func TestSinkWritesBehind(t *testing.T) {
+	w, err := CreateIn(filepath.Join(t.TempDir(), "s"), &Options{BlockSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := w.Keyed(opAgg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kw.StartState("s"); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		es    []entry
+		bytes int
+	)
+	for i := 0; bytes < 5*dropBehind; i++ {
+		v := strings.Repeat(string(rune('a'+i%26)), i%1501)
+		if i == 7_000 {
+			v = strings.Repeat("h", 3*batchSize)
+		}
+		es = append(es, entry{uint64(i) * 0x1000_0000, fmt.Sprint(i), "", v})
+		bytes += len(v)
+	}
+	for _, e := range es {
+		if err := kw.Add(e.backend()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := kw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := files["s"]
+	last := f.Blocks[len(f.Blocks)-1]
+	fi, err := os.Stat(filepath.Join(w.Dir(), f.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(last.Offset + last.Length); fi.Size() != want {
+		t.Fatalf("data file has %d bytes, its blocks end at %d", fi.Size(), want)
+	}
+	md := &Metadata{Kind: Checkpoint, Operators: []Operator{{ID: opAgg, Parallelism: 1,
+		States: []State{{Name: "s", Kind: KeyedValue, Files: []KeyedFile{f}}}}}}
+	if err := w.Finish(md); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(w.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, opAgg, "s", keyspace.Full, nil); !slices.Equal(got, es) {
+		t.Fatalf("read %d entries back, want the %d written", len(got), len(es))
 	}
 }
 

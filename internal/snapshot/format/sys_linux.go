@@ -3,7 +3,6 @@
 package format
 
 import (
-	"errors"
 	"os"
 	"runtime"
 
@@ -17,38 +16,21 @@ func startWriteback(f *os.File, off, n int64) {
 	withFd(f, func(fd int) { _ = unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE) })
 }
 
+// dropWritten waits until the byte range has been written to disk and
+// drops it from the page cache (sync_file_range, then fadvise DONTNEED).
+func dropWritten(f *os.File, off, n int64) {
+	withFd(f, func(fd int) {
+		if unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER) == nil {
+			_ = unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
+		}
+	})
+}
+
 // willNeed asks the kernel to start reading the byte range into the page
 // cache without waiting (fadvise WILLNEED), so that a reader's next reads
 // find it there.
 func willNeed(f *os.File, off, n int64) {
 	withFd(f, func(fd int) { _ = unix.Fadvise(fd, off, n, unix.FADV_WILLNEED) })
-}
-
-// setDirect turns direct I/O (O_DIRECT) on or off for f and reports whether
-// it could. File systems without direct I/O (older tmpfs, some FUSE ones)
-// refuse to turn it on.
-func setDirect(f *os.File, on bool) bool {
-	ok := false
-	withFd(f, func(fd int) {
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil {
-			return
-		}
-		if on {
-			flags |= unix.O_DIRECT
-		} else {
-			flags &^= unix.O_DIRECT
-		}
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
-		ok = err == nil
-	})
-	return ok
-}
-
-// isDirectRefused reports whether a write failed because the file system
-// does not take direct I/O for it.
-func isDirectRefused(err error) bool {
-	return errors.Is(err, unix.EINVAL)
 }
 
 // withFd calls fn with f's descriptor, if f has one.

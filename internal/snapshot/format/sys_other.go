@@ -8,14 +8,11 @@ import "os"
 // everything.
 func startWriteback(*os.File, int64, int64) {}
 
+// dropWritten does nothing on this platform.
+func dropWritten(*os.File, int64, int64) {}
+
 // willNeed does nothing on this platform.
 func willNeed(*os.File, int64, int64) {}
-
-// setDirect reports that direct I/O is not available on this platform.
-func setDirect(*os.File, bool) bool { return false }
-
-// isDirectRefused is never true where direct I/O is never used.
-func isDirectRefused(error) bool { return false }
 
 // mapFile reports that files are not mapped on this platform.
 func mapFile(*os.File, int64, int64) (*mapping, error) { return nil, errNoMapping }
