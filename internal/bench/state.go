@@ -473,11 +473,12 @@ func State(o StateOptions) (*StateResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// And a first probe, not measured either: the first writes through the
-	// page cache after the job filled its memory run at the speed of
-	// faulting in fresh memory on this VM (257–375 MB/s in the rounds that
-	// came first, 1,031–1,315 in those after), while the savepoints write
-	// with direct I/O and need no page cache.
+	// And a first probe, not measured either, so that the probes write into
+	// page cache memory already in use, as the savepoints after the first
+	// do: on this VM the first writes through the page cache after the job
+	// filled its memory ran at the speed of faulting in fresh memory
+	// (241–375 MB/s in the first round of nine runs, 836–1,315 MB/s in the
+	// rounds after).
 	probePath := filepath.Join(o.Dir, "disk-probe")
 	if _, err := writeProbe(probePath, content, minProbe); err != nil {
 		return nil, err

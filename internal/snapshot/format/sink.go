@@ -25,7 +25,7 @@ import (
 // The sink used direct I/O (O_DIRECT) before. Alternated with it in the
 // savepoint benchmark (BENCHMARKS.md, tenth session), this takes
 // 1.04–1.39 s for 1 GB of 1,000-byte values against 1.32–1.97 s, and
-// 1.83–2.85 s against 2.38–2.75 s for 16 M 48-byte values. Direct writes
+// 1.83–2.85 s against 2.38–2.79 s for 16 M 48-byte values. Direct writes
 // waited for the device one MiB at a time, and one file's final fsync
 // stalled the other file's writes.
 type dataSink struct {
