@@ -363,15 +363,7 @@ func evictDir(dir string) (resident int64, err error) {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		err = evict(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := evictPath(path); err != nil {
 			return fmt.Errorf("evict %s: %w", path, err)
 		}
 		n, err := residentBytes(path)
