@@ -59,6 +59,13 @@ func TestSinkWritesBehind(t *testing.T) {
 	if want := int64(last.Offset + last.Length); fi.Size() != want {
 		t.Fatalf("data file has %d bytes, its blocks end at %d", fi.Size(), want)
 	}
+	// What was written behind was dropped from the page cache: at most the
+	// last two windows and what followed them stay.
+	if cached, ok := cachedBytes(t, filepath.Join(w.Dir(), f.Path)); ok && cached > 3*dropBehind {
+		t.Fatalf("%d bytes of the %d-byte data file are in the page cache, want at most %d", cached, fi.Size(), 3*dropBehind)
+	} else {
+		t.Logf("%d bytes of the %d-byte data file in the page cache (known: %v)", cached, fi.Size(), ok)
+	}
 	md := &Metadata{Kind: Checkpoint, Operators: []Operator{{ID: opAgg, Parallelism: 1,
 		States: []State{{Name: "s", Kind: KeyedValue, Files: []KeyedFile{f}}}}}}
 	if err := w.Finish(md); err != nil {
