@@ -12,8 +12,8 @@ import (
 	"github.com/weirstream/weir/internal/keyspace"
 )
 
-// TestSinkWritesBehind writes a data file of many batches, larger than
-// the sink's write-behind window several times over (so that ranges are
+// TestSinkWritesBehind writes a data file of many batches, four times the
+// sink's write-behind window (so that ranges are
 // written back and dropped while it writes), with entries of uneven sizes
 // and one larger than a batch (so that a buffer grows), and checks that the
 // file is exactly as long as its blocks and reads back.
@@ -33,7 +33,7 @@ func TestSinkWritesBehind(t *testing.T) {
 		es    []entry
 		bytes int
 	)
-	for i := 0; bytes < 5*dropBehind; i++ {
+	for i := 0; bytes < 4*dropBehind; i++ {
 		v := strings.Repeat(string(rune('a'+i%26)), i%1501)
 		if i == 7_000 {
 			v = strings.Repeat("h", 3*batchSize)

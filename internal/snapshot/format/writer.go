@@ -41,7 +41,7 @@ const (
 	batchSize = 1 << 20
 	// bytesPerSync is how many written bytes a KeyedWriter lets accumulate
 	// before it asks the kernel to start writing them back.
-	bytesPerSync = 1 << 20
+	bytesPerSync = 8 << 20
 )
 
 // DefaultBlockSize is the default target size of a data block's raw payload.
