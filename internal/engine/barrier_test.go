@@ -300,21 +300,28 @@ func heldJob(t *testing.T, open <-chan struct{}, end bool, finals chan<- int64) 
 	return nodes
 }
 
+// startHeld starts heldJob, whose source waits for open to be closed
+// (and then ends if end is set), with its task snapshots sent to snaps;
+// the job is cancelled when the test ends.
+func startHeld(t *testing.T, end bool) (j *Job, snaps chan TaskSnapshot, open chan struct{}) {
+	snaps = make(chan TaskSnapshot, 64)
+	open = make(chan struct{})
+	j, err := Start(context.Background(), heldJob(t, open, end, make(chan int64, 8)), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		j.Cancel()
+		_ = j.Wait()
+	})
+	return j, snaps, open
+}
+
 // TestStopOutcomesOutOfOrder: a source busy in a poll while two stops are
 // triggered and both fail learns both outcomes once it gets to the
 // barriers, in order, and reads on; the job then checkpoints and stops.
 func TestStopOutcomesOutOfOrder(t *testing.T) {
-	snaps := make(chan TaskSnapshot, 64)
-	finals := make(chan int64, 8)
-	open := make(chan struct{})
-	j, err := Start(context.Background(), heldJob(t, open, false, finals), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		j.Cancel()
-		_ = j.Wait()
-	}()
+	j, snaps, open := startHeld(t, false)
 	for _, id := range []uint64{1, 2} {
 		if err := j.Trigger(Barrier{ID: id, Kind: Savepoint, Stop: true}); err != nil {
 			t.Fatal(err)
@@ -357,17 +364,7 @@ func TestStopOutcomesOutOfOrder(t *testing.T) {
 func TestSourceEndingWithBarrierPending(t *testing.T) {
 	for _, stop := range []bool{false, true} {
 		t.Run(fmt.Sprint("stop=", stop), func(t *testing.T) {
-			snaps := make(chan TaskSnapshot, 64)
-			finals := make(chan int64, 8)
-			open := make(chan struct{})
-			j, err := Start(context.Background(), heldJob(t, open, true, finals), Options{OnSnapshot: func(s TaskSnapshot) { snaps <- s }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				j.Cancel()
-				_ = j.Wait()
-			}()
+			j, snaps, open := startHeld(t, true)
 			if err := j.Trigger(Barrier{ID: 1, Kind: Savepoint, Stop: stop}); err != nil {
 				t.Fatal(err)
 			}
