@@ -4,8 +4,8 @@ package format
 
 import "testing"
 
-// dropCache cannot drop cached pages on this platform.
-func dropCache(b *testing.B, _ string) { b.Skip("cold reads need posix_fadvise") }
+// evictDir cannot drop cached pages on this platform.
+func evictDir(b *testing.B, _ string) { b.Skip("cold reads need posix_fadvise") }
 
 // cachedBytes cannot tell what is cached on this platform.
 func cachedBytes(*testing.T, string) (int64, bool) { return 0, false }

@@ -183,7 +183,7 @@ func BenchmarkRead(b *testing.B) {
 					if strings.HasPrefix(cache, "cold") {
 						b.StopTimer()
 						unmapAll(b)
-						dropCache(b, dir)
+						evictDir(b, dir)
 						b.StartTimer()
 					}
 					var n int
@@ -224,7 +224,7 @@ func BenchmarkRead(b *testing.B) {
 		b.SetBytes(benchLogical)
 		for b.Loop() {
 			b.StopTimer()
-			dropCache(b, dir)
+			evictDir(b, dir)
 			b.StartTimer()
 			n := 0
 			if err := s.ReadKeyedRuns(opAgg, "s", keyspace.Full, func(run backend.Run) error { n += run.N; return nil }); err != nil {
@@ -248,7 +248,7 @@ func BenchmarkRead(b *testing.B) {
 		b.SetBytes(benchDiskSize)
 		for b.Loop() {
 			b.StopTimer()
-			dropCache(b, dir)
+			evictDir(b, dir)
 			b.StartTimer()
 			f, err := os.Open(p)
 			if err != nil {

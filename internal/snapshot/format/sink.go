@@ -13,24 +13,32 @@ import (
 // its own, so that a KeyedWriter gathers the next blocks while the last ones
 // are written.
 //
-// It writes through the page cache and keeps little of the file there:
+// It writes through the page cache and makes the file durable as it goes:
 // every bytesPerSync bytes it asks the kernel to start writing back what it
-// wrote (sync_file_range), and once a range lies dropBehind bytes behind
-// the last one handed to write-back, it waits until that range is on the
-// disk and drops it from the page cache (fadvise DONTNEED). So the final
-// fsync has little left to do, and a savepoint leaves at most a few
-// dropBehind windows of each file in the page cache (TestSinkWritesBehind)
-// instead of a gigabyte that nobody will read soon, pushing out what the
-// job or its machine use.
+// wrote (sync_file_range), and every syncEvery bytes it asks a second
+// goroutine to fdatasync the file, which then drops what that made durable
+// from the page cache (fadvise DONTNEED). Writing goes on during a sync,
+// and waits only while one sync runs and another is asked for. So the
+// final fsync has little left to do, and a file keeps at most about three
+// syncEvery ranges in the page cache while it is written, and none once
+// closed (TestSinkWritesBehind), instead of a gigabyte that nobody will
+// read soon, pushing out what the job or its machine use.
 //
-// The sink used direct I/O (O_DIRECT) before. Alternated with it in the
-// savepoint benchmark (BENCHMARKS.md, tenth session), this takes
-// 1.04–1.39 s for 1 GB of 1,000-byte values against 1.32–1.97 s, and
-// 1.83–2.85 s against 2.38–2.79 s for 16 M 48-byte values. Each direct
-// write waits for the device, and one file's final fsync stalled the other
-// file's writes (0.67–0.72 s, instrumented).
+// Why syncs during the write: this VM's disk accepts writes faster than it
+// makes them durable, and a sync waits for all it accepted. Traced in the
+// savepoint benchmark (1 GB of 1,000-byte values, two files), each file's
+// final fsync took 0.44–0.58 s after its writes had ended when only the
+// write-back was started along the way. With syncs every 128 MiB the final
+// ones took 0–0.12 s, and savepoints 0.82–0.98 s against 1.00–1.32 s
+// (BENCHMARKS.md, eleventh session).
+//
+// The sink used direct I/O (O_DIRECT) before the tenth session. Each direct
+// write waited for the device, and it was slower in the same benchmark:
+// 1.32–1.97 s against 1.04–1.39 s for write-back without syncs.
 type dataSink struct {
-	f       *os.File
+	f         *os.File
+	syncEvery int64
+	syncFile  func(*os.File) error // syncData; tests make it fail
 	buf     []byte
 	queue   chan []byte // filled buffers, in file order
 	spare   chan []byte // written buffers, for reuse
@@ -47,19 +55,20 @@ const (
 	// sinkBuffers is how many batchSize buffers a sink cycles through: one
 	// being filled, the others queued or being written.
 	sinkBuffers = 3
-	// dropBehind is how far behind the last range written back a range is
-	// waited for and dropped from the page cache, and how much is dropped
-	// at a time. With bytesPerSync, measured in the savepoint benchmark
-	// (1 GB of 1,000-byte values, two runs of four rounds each, alternated):
-	// write-back started every 8 MiB and 32 MiB windows took 1.08–1.40 s,
-	// every 1 MiB and 8 MiB windows 1.19–1.69 s.
-	dropBehind = 32 << 20
+	// syncEvery is how many bytes a sink writes between two syncs. In the
+	// savepoint benchmark (1 GB of 1,000-byte values, two runs of two
+	// rounds each, alternated), syncs every 128 MiB gave savepoints of
+	// 0.82–0.98 s and every 64 MiB 0.78–1.07 s.
+	syncEvery = 128 << 20
 )
 
-// newDataSink starts a sink for f, which is empty.
-func newDataSink(f *os.File) *dataSink {
+// newDataSink starts a sink for f, which is empty, that syncs every
+// syncEvery bytes.
+func newDataSink(f *os.File, syncEvery int64) *dataSink {
 	s := &dataSink{
-		f:     f,
+		f:         f,
+		syncEvery: syncEvery,
+		syncFile:  syncData,
 		queue: make(chan []byte, sinkBuffers),
 		spare: make(chan []byte, sinkBuffers),
 		done:  make(chan struct{}),
@@ -122,8 +131,8 @@ func (s *dataSink) take() []byte {
 	return <-s.spare
 }
 
-// close writes what is left, waits for the goroutine, and makes the file
-// durable (fsync). It does not close f.
+// close writes what is left, waits for the goroutines, makes the file
+// durable (fsync) and drops it from the page cache. It does not close f.
 func (s *dataSink) close() error {
 	if s.closed {
 		return errors.New("format: data sink closed twice")
@@ -135,7 +144,11 @@ func (s *dataSink) close() error {
 	if err := s.failed(); err != nil {
 		return err
 	}
-	return s.f.Sync()
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	dropCache(s.f, 0, 0)
+	return nil
 }
 
 // abort stops the goroutine without writing what is left.
@@ -149,26 +162,47 @@ func (s *dataSink) abort() {
 	<-s.done
 }
 
+// fail records err as the sink's error unless it has one.
+func (s *dataSink) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
 // run writes the queued buffers at their offsets until the queue closes.
 // After an error it only drains the queue.
 func (s *dataSink) run() {
 	defer close(s.done)
-	var off, synced, dropped int64
+	var (
+		off, started, asked int64
+		syncs               chan int64 // to syncBehind: sync up to there
+		synced              chan struct{}
+	)
+	defer func() {
+		if syncs != nil {
+			close(syncs)
+			<-synced
+		}
+	}()
 	for b := range s.queue {
 		if !s.aborted.Load() && s.failed() == nil && len(b) > 0 {
 			if _, err := s.f.WriteAt(b, off); err != nil {
-				s.mu.Lock()
-				s.err = fmt.Errorf("write at offset %d: %w", off, err)
-				s.mu.Unlock()
+				s.fail(fmt.Errorf("write at offset %d: %w", off, err))
 			}
 			off += int64(len(b))
-			if off-synced >= bytesPerSync {
-				startWriteback(s.f, synced, off-synced)
-				synced = off
-				if synced-dropped >= 2*dropBehind {
-					dropWritten(s.f, dropped, dropBehind)
-					dropped += dropBehind
+			if off-started >= bytesPerSync {
+				startWriteback(s.f, started, off-started)
+				started = off
+			}
+			if off-asked >= s.syncEvery {
+				if syncs == nil {
+					syncs, synced = make(chan int64, 1), make(chan struct{})
+					go s.syncBehind(syncs, synced)
 				}
+				syncs <- off // waits while one sync runs and one is asked for
+				asked = off
 			}
 		}
 		if cap(b) > batchSize+batchSize/4 {
@@ -177,5 +211,25 @@ func (s *dataSink) run() {
 			b = make([]byte, 0, batchSize+batchSize/4)
 		}
 		s.spare <- b[:0]
+	}
+}
+
+// syncBehind makes the file durable up to each offset it receives and
+// drops what that made durable from the page cache, until syncs closes;
+// then it closes done. A failed sync is the sink's error: Linux reports a
+// write-back error to one sync only, so the final one may not see it.
+func (s *dataSink) syncBehind(syncs <-chan int64, done chan<- struct{}) {
+	defer close(done)
+	var dropped int64
+	for end := range syncs {
+		if s.aborted.Load() || s.failed() != nil {
+			continue
+		}
+		if err := s.syncFile(s.f); err != nil {
+			s.fail(fmt.Errorf("sync: %w", err))
+			continue
+		}
+		dropCache(s.f, dropped, end-dropped)
+		dropped = end
 	}
 }

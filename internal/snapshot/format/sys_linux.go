@@ -16,14 +16,17 @@ func startWriteback(f *os.File, off, n int64) {
 	withFd(f, func(fd int) { _ = unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE) })
 }
 
-// dropWritten waits until the byte range has been written to disk and
-// drops it from the page cache (sync_file_range, then fadvise DONTNEED).
-func dropWritten(f *os.File, off, n int64) {
-	withFd(f, func(fd int) {
-		if unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER) == nil {
-			_ = unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
-		}
-	})
+// syncData makes the file's data durable (fdatasync).
+func syncData(f *os.File) error {
+	var err error
+	withFd(f, func(fd int) { err = unix.Fdatasync(fd) })
+	return err
+}
+
+// dropCache drops the byte range (to the end of the file if n is 0) from
+// the page cache (fadvise DONTNEED); pages not yet written back stay.
+func dropCache(f *os.File, off, n int64) {
+	withFd(f, func(fd int) { _ = unix.Fadvise(fd, off, n, unix.FADV_DONTNEED) })
 }
 
 // willNeed asks the kernel to start reading the byte range into the page

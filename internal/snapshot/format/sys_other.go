@@ -8,8 +8,11 @@ import "os"
 // everything.
 func startWriteback(*os.File, int64, int64) {}
 
-// dropWritten does nothing on this platform.
-func dropWritten(*os.File, int64, int64) {}
+// syncData makes the file durable (fsync).
+func syncData(f *os.File) error { return f.Sync() }
+
+// dropCache does nothing on this platform.
+func dropCache(*os.File, int64, int64) {}
 
 // willNeed does nothing on this platform.
 func willNeed(*os.File, int64, int64) {}

@@ -99,6 +99,9 @@ type Writer struct {
 	dir     string
 	created bool // the Writer made dir, so Abort removes it whole
 	opts    Options
+	// syncEvery is how often data files are synced while written
+	// (dataSink); tests make it small.
+	syncEvery int64
 
 	encOnce sync.Once
 	enc     *zstd.Encoder
@@ -174,7 +177,7 @@ func checkOptions(opts *Options) (Options, error) {
 }
 
 func newWriter(dir string, created bool, o Options) *Writer {
-	w := &Writer{dir: dir, created: created, opts: o}
+	w := &Writer{dir: dir, created: created, opts: o, syncEvery: syncEvery}
 	w.mu.files = map[string]bool{}
 	return w
 }
@@ -224,7 +227,7 @@ func (w *Writer) Keyed(op OperatorID, subtask int) (*KeyedWriter, error) {
 	}
 	w.mu.files[rel] = true
 	w.mu.open++
-	sink := newDataSink(f)
+	sink := newDataSink(f, w.syncEvery)
 	sink.buf = append(sink.buf, dataHeader()...)
 	return &KeyedWriter{
 		sink:      sink,
