@@ -39,13 +39,13 @@ type dataSink struct {
 	f         *os.File
 	syncEvery int64
 	syncFile  func(*os.File) error // syncData; tests make it fail
-	buf     []byte
-	queue   chan []byte // filled buffers, in file order
-	spare   chan []byte // written buffers, for reuse
-	done    chan struct{}
-	bufs    int // buffers allocated
-	closed  bool
-	aborted atomic.Bool // the goroutine skips what is still queued
+	buf       []byte
+	queue     chan []byte // filled buffers, in file order
+	spare     chan []byte // written buffers, for reuse
+	done      chan struct{}
+	bufs      int // buffers allocated
+	closed    bool
+	aborted   atomic.Bool // the goroutine skips what is still queued
 
 	mu  sync.Mutex
 	err error // the goroutine's first error
@@ -69,11 +69,11 @@ func newDataSink(f *os.File, syncEvery int64) *dataSink {
 		f:         f,
 		syncEvery: syncEvery,
 		syncFile:  syncData,
-		queue: make(chan []byte, sinkBuffers),
-		spare: make(chan []byte, sinkBuffers),
-		done:  make(chan struct{}),
-		bufs:  1,
-		buf:   make([]byte, 0, batchSize+batchSize/4),
+		queue:     make(chan []byte, sinkBuffers),
+		spare:     make(chan []byte, sinkBuffers),
+		done:      make(chan struct{}),
+		bufs:      1,
+		buf:       make([]byte, 0, batchSize+batchSize/4),
 	}
 	go s.run()
 	return s
