@@ -25,12 +25,13 @@ import (
 // read soon, pushing out what the job or its machine use.
 //
 // Why syncs during the write: this VM's disk accepts writes faster than it
-// makes them durable, and a sync waits for all it accepted. Traced in the
-// savepoint benchmark (1 GB of 1,000-byte values, two files), each file's
-// final fsync took 0.44–0.58 s after its writes had ended when only the
-// write-back was started along the way. With syncs every 128 MiB the final
-// ones took 0–0.12 s, and savepoints 0.82–0.98 s against 1.00–1.32 s
-// (BENCHMARKS.md, eleventh session).
+// makes them durable, and a sync waits for all it accepted. Instrumented in
+// the savepoint benchmark (1 GB of 1,000-byte values, two files), each
+// file's final fsync took 0.44–0.58 s after its writes had ended when the
+// sink only started write-back and waited for it along the way. With syncs
+// every 128 MiB the final ones took 0–0.12 s, and savepoints 0.82–0.98 s;
+// the sink before took 0.86–1.32 s in the same hour (BENCHMARKS.md,
+// eleventh session).
 //
 // The sink used direct I/O (O_DIRECT) before the tenth session. Each direct
 // write waited for the device, and it was slower in the same benchmark:
