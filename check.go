@@ -40,6 +40,11 @@ type CheckedOperator struct {
 	SnapshotParallelism int            `json:"snapshot_parallelism,omitempty"`
 	Parallelism         int            `json:"parallelism,omitempty"`
 	States              []CheckedState `json:"states,omitempty"`
+	// RestoresFrom and RestoresFromUID are the ID and UID of the snapshot's
+	// operator whose state a matched operator takes, when a UID map
+	// (WithUIDMap) gave it another operator's ("" otherwise).
+	RestoresFrom    string `json:"restores_from,omitempty"`
+	RestoresFromUID string `json:"restores_from_uid,omitempty"`
 }
 
 // CheckedState is one state of a CheckedOperator.
@@ -82,6 +87,9 @@ func (e *Environment) Check() (*CheckReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weir: cannot check: %w%s", err, damagedRemedy(err))
 	}
+	if err := fs.remap(e.restore.uidMap, e.nodes); err != nil {
+		return nil, fmt.Errorf("weir: cannot check against %s: %w", fs.s.Dir(), err)
+	}
 	plan, err := engine.Compile(e.nodes, e.parallelism)
 	if err != nil {
 		return nil, err
@@ -95,6 +103,10 @@ func (e *Environment) Check() (*CheckReport, error) {
 		op := CheckedOperator{ID: n.ID.String(), UID: n.UID, Name: n.Name, Status: CheckNew, Parallelism: plan.Parallelism[n]}
 		if md := fs.ops[n.ID]; md != nil {
 			op.Status, op.SnapshotParallelism = CheckMatched, md.Parallelism
+			if id := engine.OperatorID(md.ID); id != n.ID {
+				op.RestoresFrom = id.String()
+				op.RestoresFromUID = md.UID
+			}
 		}
 		for _, s := range states[n.ID] {
 			op.States = append(op.States, CheckedState{Name: s.Name, Kind: s.Kind, Status: s.Status, Reason: s.Reason})
@@ -114,7 +126,7 @@ func (e *Environment) Check() (*CheckReport, error) {
 	}
 	for _, md := range fs.s.Metadata().Operators {
 		id := engine.OperatorID(md.ID)
-		if inJob[id] {
+		if inJob[fs.restoredAs(id)] {
 			continue
 		}
 		op := CheckedOperator{ID: id.String(), UID: md.UID, Name: md.Name, Status: CheckDropped, SnapshotParallelism: md.Parallelism}
@@ -126,7 +138,7 @@ func (e *Environment) Check() (*CheckReport, error) {
 			op.States = append(op.States, CheckedState{Name: st.Name, Kind: kind, Status: CheckDropped})
 		}
 		if !r.AllowNonRestoredState {
-			r.Problems = append(r.Problems, fmt.Sprintf("the job has no operator %s (uid %s, name %q) with state %s: give it its old UID, or restore with --allow-non-restored-state (-n) to drop it",
+			r.Problems = append(r.Problems, fmt.Sprintf("the job has no operator %s (uid %s, name %q) with state %s: give it its old UID, map it to an operator of the job with --uid-map OLD=NEW, or restore with --allow-non-restored-state (-n) to drop it",
 				op.ID, orNone(op.UID), op.Name, strings.Join(stateNames(op.States), ", ")))
 		}
 		r.Operators = append(r.Operators, op)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,11 @@ type restoreConfig struct {
 	path             string
 	allowNonRestored bool
 	claim            bool
+	// uidMap maps a snapshot operator's UID (or its ID, for an operator
+	// that had no UID) to the UID of the job's operator that takes its
+	// state (WithUIDMap).
+	uidMap map[string]string
+	err    error // a bad restore option
 }
 
 // RestoreMode says who owns the snapshot a job starts from.
@@ -123,6 +129,34 @@ func AllowNonRestoredState() RestoreOption {
 	return func(c *restoreConfig) { c.allowNonRestored = true }
 }
 
+// WithUIDMap restores renamed operators (--uid-map old=new): the state of
+// the snapshot's operator whose UID is old goes to the job's operator whose
+// UID is new. An operator that had no UID is named by its operator ID, 32
+// hex digits, as weir inspect lists it. Each old must name an operator of
+// the snapshot and each new an operator of the job, no two olds may name
+// the same new, and the operator new names must not have state of its own
+// in the snapshot (unless that state is renamed too); otherwise the restore
+// fails and says which. Operators the map does not name are matched by ID
+// as always.
+func WithUIDMap(m map[string]string) RestoreOption {
+	return func(c *restoreConfig) {
+		to := map[string]string{}
+		for _, old := range slices.Sorted(maps.Keys(m)) {
+			uid := m[old]
+			switch {
+			case old == "" || uid == "":
+				c.err = fmt.Errorf("weir: UID map %q=%q: give old=new, neither empty", old, uid)
+				return
+			case to[uid] != "":
+				c.err = fmt.Errorf("weir: UID map: %q and %q both map to %q; an operator can take the state of one only", to[uid], old, uid)
+				return
+			}
+			to[uid] = old
+		}
+		c.uidMap = maps.Clone(m)
+	}
+}
+
 // FromSavepoint starts the job from a savepoint or retained checkpoint: its
 // directory or its _metadata file. State is matched to operators by ID;
 // operators the snapshot has no state for start empty; the job may run at
@@ -138,6 +172,10 @@ func FromSavepoint(path string, opts ...RestoreOption) Option {
 		rc := &restoreConfig{path: path}
 		for _, o := range opts {
 			o(rc)
+		}
+		if rc.err != nil {
+			e.errs = append(e.errs, rc.err)
+			return
 		}
 		e.restore = rc
 	}
@@ -325,6 +363,9 @@ func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("weir: cannot restore: %w%s", err, damagedRemedy(err))
 	}
+	if err := fs.remap(e.restore.uidMap, e.nodes); err != nil {
+		return nil, nil, fmt.Errorf("weir: cannot restore from %s: %w", fs.s.Dir(), err)
+	}
 	un := fs.unmatched(e.nodes)
 	if len(un) == 0 {
 		return fs, nil, nil
@@ -336,7 +377,7 @@ func (e *Environment) openRestore() (*fileSnapshot, []UnmatchedOperator, error) 
 		}
 		// One line, as every error of a command: the weir command shows a
 		// job's last line of output when it fails to start.
-		return nil, nil, fmt.Errorf("weir: cannot restore from %s: the job has no operator for %d of the savepoint's operators: %s; give the operators their old UIDs (or pin their IDs with UIDHash), or start with --allow-non-restored-state (-n) to drop that state",
+		return nil, nil, fmt.Errorf("weir: cannot restore from %s: the job has no operator for %d of the savepoint's operators: %s; give the operators their old UIDs (or pin their IDs with UIDHash), map old UIDs (or IDs) to new ones with --uid-map OLD=NEW, or start with --allow-non-restored-state (-n) to drop that state",
 			fs.s.Dir(), len(un), strings.Join(ops, "; "))
 	}
 	fs.restrict(un)

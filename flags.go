@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +86,10 @@ type JobFlags struct {
 	Parallelism int
 	// RestoreMode is --restore-mode ("" = not given: no-claim).
 	RestoreMode RestoreMode
+	// UIDMap is --uid-map OLD=NEW[,OLD=NEW...], repeatable: with -s, the
+	// state of the snapshot's operator with UID (or ID) OLD goes to the
+	// job's operator with UID NEW (WithUIDMap).
+	UIDMap map[string]string
 	// ConfigFile is --config, and Config its content (nil without one).
 	ConfigFile string
 	Config     *Config
@@ -121,6 +127,54 @@ func (v parallelismValue) Set(s string) error {
 	return nil
 }
 
+// uidMapValue is the --uid-map flag: OLD=NEW pairs, separated by commas,
+// over one or more uses of the flag.
+type uidMapValue struct{ m *map[string]string }
+
+func (v uidMapValue) String() string {
+	if v.m == nil || len(*v.m) == 0 {
+		return ""
+	}
+	var pairs []string
+	for _, old := range slices.Sorted(maps.Keys(*v.m)) {
+		pairs = append(pairs, old+"="+(*v.m)[old])
+	}
+	return strings.Join(pairs, ",")
+}
+
+func (v uidMapValue) Set(s string) error {
+	m, err := ParseUIDMap(s, *v.m)
+	if err != nil {
+		return err
+	}
+	*v.m = m
+	return nil
+}
+
+// ParseUIDMap parses the value of --uid-map: OLD=NEW pairs separated by
+// commas. It adds them to a copy of m (which may be nil), for a flag given
+// more than once, and returns the result; an OLD mapped to two NEWs is an
+// error. A UID holding "," or "=" cannot be given this way; WithUIDMap
+// takes any.
+func ParseUIDMap(s string, m map[string]string) (map[string]string, error) {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for _, pair := range strings.Split(s, ",") {
+		old, uid, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		old, uid = strings.TrimSpace(old), strings.TrimSpace(uid)
+		switch {
+		case !ok || old == "" || uid == "":
+			return nil, fmt.Errorf("%q: want OLD=NEW, an old UID (or operator ID) and the new UID", pair)
+		case out[old] != "" && out[old] != uid:
+			return nil, fmt.Errorf("%q: %s is already mapped to %s", pair, old, out[old])
+		}
+		out[old] = uid
+	}
+	return out, nil
+}
+
 // configValue is the --config flag: it loads the file when set.
 type configValue struct{ jf *JobFlags }
 
@@ -154,6 +208,7 @@ func (jf *JobFlags) Register(fs *flag.FlagSet) {
 	fs.Var(parallelismValue{&jf.Parallelism}, "p", "run operators that set no parallelism with `N` subtasks (overrides parallelism.default)")
 	fs.Var(parallelismValue{&jf.Parallelism}, "parallelism", "default parallelism `N` (same as -p)")
 	fs.Var(restoreModeValue{&jf.RestoreMode}, "restore-mode", "with -s: `mode` no-claim (default: the snapshot stays yours, never modified or deleted) or claim (the job owns it and deletes it once newer checkpoints subsume it)")
+	fs.Var(uidMapValue{&jf.UIDMap}, "uid-map", "with -s: restore the state of the savepoint's operator with UID (or ID) OLD into the job's operator with UID NEW; `OLD=NEW` pairs, comma-separated or repeated")
 	fs.Var(configValue{jf}, "config", "read settings from the YAML configuration `file` (Flink's keys, such as state.savepoints.dir; flags override it)")
 	fs.BoolVar(&jf.Plan, "plan", false, "print the job graph as JSON and exit without running the job")
 	fs.BoolVar(&jf.Check, "check", false, "with -s: print how the job would restore from the savepoint (each operator and state: matched, new, dropped or incompatible) as JSON, and exit without running the job; the exit status is 0 if it would restore")
@@ -292,6 +347,9 @@ func (jf *JobFlags) Option() Option {
 			ro := []RestoreOption{WithRestoreMode(jf.restoreMode())}
 			if jf.AllowNonRestoredState || (jf.Config != nil && jf.Config.IgnoreUnclaimedState) {
 				ro = append(ro, AllowNonRestoredState())
+			}
+			if len(jf.UIDMap) > 0 {
+				ro = append(ro, WithUIDMap(jf.UIDMap))
 			}
 			FromSavepoint(path, ro...)(e)
 		}

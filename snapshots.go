@@ -1,8 +1,11 @@
 package weir
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -212,8 +215,13 @@ func keyedKind(k engine.KeyedState) format.StateKind {
 
 // fileSnapshot is a snapshot on disk as a restore source.
 type fileSnapshot struct {
-	s   *format.Snapshot
+	s *format.Snapshot
+	// ops are the snapshot's operators by the ID of the job's operator
+	// that restores them: their own, or the one a UID map gives (remap).
 	ops map[engine.OperatorID]*format.Operator
+	// moved maps the ID of a snapshot operator a UID map renamed to the
+	// ID it is restored under.
+	moved map[engine.OperatorID]engine.OperatorID
 	// opts are the options of keyed reads: format.Mapped unless the
 	// environment copies (WithRestoreCopy).
 	opts []format.ReadOption
@@ -389,6 +397,82 @@ func (u UnmatchedOperator) String() string {
 	return fmt.Sprintf("operator %s (uid %s, name %q) with state %s", u.ID, uid, u.Name, strings.Join(u.States, ", "))
 }
 
+// restoredAs returns the ID of the job's operator that restores the
+// snapshot's operator with ID id: id, unless a UID map renamed it.
+func (f *fileSnapshot) restoredAs(id engine.OperatorID) engine.OperatorID {
+	if to, ok := f.moved[id]; ok {
+		return to
+	}
+	return id
+}
+
+// remap applies the UID map m (WithUIDMap) to the snapshot's operators:
+// each operator m names by UID, or by ID if it had no UID, is restored by
+// the job's operator (of nodes) whose UID m gives.
+func (f *fileSnapshot) remap(m map[string]string, nodes []*engine.Node) error {
+	if len(m) == 0 {
+		return nil
+	}
+	byUID := map[string]*engine.Node{}
+	for _, n := range nodes {
+		if n.UID != "" {
+			byUID[n.UID] = n
+		}
+	}
+	md := f.s.Metadata()
+	moves := map[engine.OperatorID]engine.OperatorID{}
+	for _, old := range slices.Sorted(maps.Keys(m)) {
+		uid := m[old]
+		var from *format.Operator
+		for i := range md.Operators {
+			if md.Operators[i].UID == old {
+				from = &md.Operators[i]
+				break
+			}
+		}
+		if from == nil {
+			if id, err := parseID(old); err == nil {
+				for i := range md.Operators {
+					if engine.OperatorID(md.Operators[i].ID) == id {
+						from = &md.Operators[i]
+						break
+					}
+				}
+			}
+		}
+		if from == nil {
+			return fmt.Errorf("UID map %s=%s: the snapshot has no operator with UID or ID %q (weir inspect lists its operators)", old, uid, old)
+		}
+		to := byUID[uid]
+		if to == nil {
+			return fmt.Errorf("UID map %s=%s: the job has no operator with UID %q", old, uid, uid)
+		}
+		id := engine.OperatorID(from.ID)
+		if _, dup := moves[id]; dup {
+			return fmt.Errorf("UID map %s=%s: operator %s of the snapshot is named twice in the map", old, uid, id)
+		}
+		moves[id] = to.ID
+	}
+	// The operators the map moves leave their IDs; each target must then be
+	// free: no operator of the snapshot may stay on it.
+	ops := map[engine.OperatorID]*format.Operator{}
+	for id, op := range f.ops {
+		if _, moving := moves[id]; !moving {
+			ops[id] = op
+		}
+	}
+	for _, from := range slices.SortedFunc(maps.Keys(moves), func(a, b engine.OperatorID) int { return bytes.Compare(a[:], b[:]) }) {
+		to := moves[from]
+		if stay := ops[to]; stay != nil {
+			return fmt.Errorf("UID map: operator %s (uid %s, name %q) of the snapshot would restore into operator %s, which has state of its own in the snapshot (uid %s, name %q); map that one elsewhere too, or drop it with a job that has no such operator",
+				from, orNone(f.ops[from].UID), f.ops[from].Name, to, orNone(stay.UID), stay.Name)
+		}
+		ops[to] = f.ops[from]
+	}
+	f.ops, f.moved = ops, moves
+	return nil
+}
+
 // unmatched returns the snapshot's operators the job has no operator for.
 func (f *fileSnapshot) unmatched(nodes []*engine.Node) []UnmatchedOperator {
 	have := map[engine.OperatorID]bool{}
@@ -397,7 +481,7 @@ func (f *fileSnapshot) unmatched(nodes []*engine.Node) []UnmatchedOperator {
 	}
 	var out []UnmatchedOperator
 	for _, op := range f.s.Metadata().Operators {
-		if have[engine.OperatorID(op.ID)] {
+		if have[f.restoredAs(engine.OperatorID(op.ID))] {
 			continue
 		}
 		u := UnmatchedOperator{ID: engine.OperatorID(op.ID).String(), UID: op.UID, Name: op.Name}
@@ -415,7 +499,7 @@ func (f *fileSnapshot) restrict(skip []UnmatchedOperator) {
 	for _, u := range skip {
 		id, err := parseID(u.ID)
 		if err == nil {
-			delete(f.ops, id)
+			delete(f.ops, f.restoredAs(id))
 		}
 	}
 }

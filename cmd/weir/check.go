@@ -16,7 +16,7 @@ import (
 func (a *app) newCheck() *cobra.Command {
 	var o runOptions
 	var asJSON bool
-	usage := "check -s PATH [-n] [-p N] [--json] JOB_BINARY [ARGS...]"
+	usage := "check -s PATH [-n] [-p N] [--uid-map OLD=NEW] [--json] JOB_BINARY [ARGS...]"
 	cmd := &cobra.Command{
 		Use:   usage,
 		Short: "Tell whether a job would restore from a savepoint, without running it",
@@ -77,6 +77,7 @@ It exits 0 if the job would restore, 1 if not (naming the first problem).`,
 	f.StringVarP(&o.savepoint, "from-savepoint", "s", "", "the savepoint (or retained checkpoint) at `PATH` to check against")
 	f.BoolVarP(&o.allowNonRestored, "allow-non-restored-state", "n", false, "state no operator matches or declares would be dropped, not fail the restore")
 	f.VarP(parallelismFlag{&o.parallelism}, "parallelism", "p", "the job's default parallelism `N`")
+	o.uidMapFlag(f)
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -100,6 +101,13 @@ func printCheck(w io.Writer, r *weir.CheckReport) {
 		switch op.Status {
 		case weir.CheckMatched:
 			par = fmt.Sprintf("parallelism %d -> %d", op.SnapshotParallelism, op.Parallelism)
+			if op.RestoresFrom != "" {
+				from := op.RestoresFromUID
+				if from == "" {
+					from = "(none)"
+				}
+				par += fmt.Sprintf(", the state of operator %s uid %s by --uid-map", op.RestoresFrom, from)
+			}
 		case weir.CheckNew:
 			par = fmt.Sprintf("parallelism %d, not in the savepoint: starts empty", op.Parallelism)
 			if len(op.States) == 0 {

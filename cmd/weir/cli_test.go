@@ -177,6 +177,9 @@ func TestJobErrors(t *testing.T) {
 		{[]string{"run", "-p", "x", "true"}, `invalid argument "x" for "-p, --parallelism" flag: must be an integer >= 1`},
 		{[]string{"run", "no-such-binary-in-path"}, "cannot start the job binary no-such-binary-in-path: " + `exec: "no-such-binary-in-path": executable file not found in $PATH; give the path of a job binary built with go build`},
 		{[]string{"run", "--restore-mode", "legacy", "true"}, `--restore-mode must be claim or no-claim, got "legacy"`},
+		{[]string{"run", "--uid-map", "a", "true"}, `--uid-map: "a": want OLD=NEW`},
+		{[]string{"run", "--uid-map", "a=b", "--uid-map", "a=c", "true"}, `--uid-map: "a=c": a is already mapped to b`},
+		{[]string{"run", "--uid-map", "a=b", "true"}, "--uid-map maps the operators of a savepoint: give the savepoint with -s"},
 		{[]string{"run", "-s", "/no/such/savepoint", "true"}, "--from-savepoint: savepoint /no/such/savepoint: no such file or directory"},
 		{[]string{"run", "/no/such/binary"}, "cannot start the job binary /no/such/binary: no such file or directory; give the path of a job binary built with go build"},
 		{[]string{"inspect", "/no/such/savepoint"}, "no such file or directory"},
@@ -524,8 +527,8 @@ func TestCheckCommand(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!"+sh+"\necho \"$@\" > "+argsFile+"\ncat <<'EOF'\n"+report+"\nEOF\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := weirCmd(t, a, "check", "-s", sp, "-n", "-p", "2", script, "-x")
-	if args, _ := os.ReadFile(argsFile); string(args) != "--check --from-savepoint="+sp+" --allow-non-restored-state --parallelism=2 -x\n" {
+	out, _, err := weirCmd(t, a, "check", "-s", sp, "-n", "-p", "2", "--uid-map", "old-b=new-b,old-a=new-a", "--uid-map", "0123=c", script, "-x")
+	if args, _ := os.ReadFile(argsFile); string(args) != "--check --from-savepoint="+sp+" --allow-non-restored-state --parallelism=2 --uid-map=0123=c --uid-map=old-a=new-a --uid-map=old-b=new-b -x\n" {
 		t.Errorf("the job binary got %q", args)
 	}
 	var ee *exitError
@@ -570,5 +573,17 @@ func TestRunHintsDotSlash(t *testing.T) {
 	_, _, err := weirCmd(t, &app{home: t.TempDir()}, "run", "myjob")
 	if err == nil || !strings.HasSuffix(err.Error(), "; to run the binary in this directory, write ./myjob") {
 		t.Fatalf("run myjob: %v", err)
+	}
+}
+
+// TestPrintCheckUIDMap: an operator matched through --uid-map says whose
+// state it takes.
+func TestPrintCheckUIDMap(t *testing.T) {
+	var b strings.Builder
+	printCheck(&b, &weir.CheckReport{Snapshot: "/sp", Restores: true, Operators: []weir.CheckedOperator{
+		{ID: "02", UID: "sum-v2", Name: "s", Status: weir.CheckMatched, SnapshotParallelism: 2, Parallelism: 3, RestoresFrom: "01", RestoresFromUID: "sum-v1"},
+	}})
+	if want := `operator 02  uid "sum-v2"  name "s"  matched  (parallelism 2 -> 3, the state of operator 01 uid sum-v1 by --uid-map)`; !strings.Contains(b.String(), want) {
+		t.Fatalf("printed:\n%s\nwant a line %q", b.String(), want)
 	}
 }

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/weirstream/weir"
 	"github.com/weirstream/weir/internal/control"
 	"github.com/weirstream/weir/internal/snapshot/format"
 )
@@ -24,13 +28,14 @@ type runOptions struct {
 	allowNonRestored bool
 	parallelism      int
 	restoreMode      string
+	uidMap           []string
 	detached         bool
 }
 
 func (a *app) newRun() *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run [-s PATH] [-n] [-p N] [--restore-mode M] [-d] JOB_BINARY [ARGS...]",
+		Use:   "run [-s PATH] [-n] [-p N] [--restore-mode M] [--uid-map OLD=NEW] [-d] JOB_BINARY [ARGS...]",
 		Short: "Run a job binary, passing the standard job flags",
 		Long: `run starts JOB_BINARY (a Go program built on weir) with the standard job flags given
 here followed by ARGS, which are the job's own (flags after JOB_BINARY are not weir's).
@@ -39,7 +44,7 @@ Without -d it waits for the job and exits with its status; the job's output goes
 terminal. With -d (detached) the job runs in the background, its output goes to a log
 file under $WEIR_HOME/log, and run returns as soon as the job has registered, printing
 the job's ID as the last line.`,
-		Args: wantArgs(1, -1, "run [-s PATH] [-n] [-p N] [--restore-mode M] [-d] JOB_BINARY [ARGS...]"),
+		Args: wantArgs(1, -1, "run [-s PATH] [-n] [-p N] [--restore-mode M] [--uid-map OLD=NEW] [-d] JOB_BINARY [ARGS...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			jobArgs, err := o.jobFlags(cmd)
 			if err != nil {
@@ -58,6 +63,7 @@ the job's ID as the last line.`,
 	f.BoolVarP(&o.allowNonRestored, "allow-non-restored-state", "n", false, "skip savepoint state that no operator of the job matches or declares")
 	f.VarP(parallelismFlag{&o.parallelism}, "parallelism", "p", "the job's default parallelism `N`")
 	f.StringVar(&o.restoreMode, "restore-mode", "", "restore `MODE`: no-claim (default) or claim")
+	o.uidMapFlag(f)
 	f.BoolVarP(&o.detached, "detached", "d", false, "run the job in the background; print its ID when it has registered")
 	return cmd
 }
@@ -78,6 +84,21 @@ func (o *runOptions) jobFlags(cmd *cobra.Command) ([]string, error) {
 	if cmd.Flags().Changed("parallelism") {
 		out = append(out, "--parallelism="+strconv.Itoa(o.parallelism))
 	}
+	if len(o.uidMap) > 0 {
+		var m map[string]string
+		for _, v := range o.uidMap {
+			var err error
+			if m, err = weir.ParseUIDMap(v, m); err != nil {
+				return nil, fmt.Errorf("--uid-map: %w", err)
+			}
+		}
+		if o.savepoint == "" {
+			return nil, errors.New("--uid-map maps the operators of a savepoint: give the savepoint with -s")
+		}
+		for _, old := range slices.Sorted(maps.Keys(m)) {
+			out = append(out, "--uid-map="+old+"="+m[old])
+		}
+	}
 	if o.restoreMode != "" {
 		switch m := strings.ReplaceAll(strings.ToLower(o.restoreMode), "_", "-"); m {
 		case "claim", "no-claim":
@@ -87,6 +108,11 @@ func (o *runOptions) jobFlags(cmd *cobra.Command) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// uidMapFlag defines --uid-map on f.
+func (o *runOptions) uidMapFlag(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.uidMap, "uid-map", nil, "restore the state of the savepoint's operator with UID (or ID) OLD into the job's operator with UID NEW; `OLD=NEW` pairs, comma-separated or repeated")
 }
 
 // parallelismFlag is -p: an integer >= 1.
