@@ -114,6 +114,11 @@ func (e *Environment) Check() (*CheckReport, error) {
 			case s.Status == CheckIncompatible:
 				r.Problems = append(r.Problems, s.Reason)
 			case s.Status == CheckDropped && !r.AllowNonRestoredState:
+				if op.RestoresFrom != "" {
+					r.Problems = append(r.Problems, fmt.Sprintf("operator %s (uid %s, name %q), given the state of operator %s (uid %s) by --uid-map, does not declare its %s %q: map the right operator to it, declare the state, or restore with --allow-non-restored-state (-n) to drop it",
+						op.ID, orNone(op.UID), op.Name, op.RestoresFrom, orNone(op.RestoresFromUID), s.Kind, s.Name))
+					break
+				}
 				r.Problems = append(r.Problems, fmt.Sprintf("operator %s (uid %s, name %q) no longer declares %s %q: declare it again, or restore with --allow-non-restored-state (-n) to drop it",
 					op.ID, orNone(op.UID), op.Name, s.Kind, s.Name))
 			}

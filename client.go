@@ -131,8 +131,9 @@ func AllowNonRestoredState() RestoreOption {
 
 // WithUIDMap restores renamed operators (--uid-map old=new): the state of
 // the snapshot's operator whose UID is old goes to the job's operator whose
-// UID is new. An operator that had no UID is named by its operator ID, 32
-// hex digits, as weir inspect lists it. Each old must name an operator of
+// UID is new. An operator may also be named by its operator ID, 32 hex
+// digits, as weir inspect lists it: the only way to name one that had no
+// UID. Each old must name one operator of
 // the snapshot and each new an operator of the job, no two olds may name
 // the same new, and the operator new names must not have state of its own
 // in the snapshot (unless that state is renamed too); otherwise the restore

@@ -343,7 +343,11 @@ func (jf *JobFlags) Option() Option {
 		default:
 			e.errf("weir: restore mode %q: must be claim or no-claim", string(jf.RestoreMode))
 		}
-		if path := jf.savepointPath(); path != "" {
+		path := jf.savepointPath()
+		if path == "" && len(jf.UIDMap) > 0 {
+			e.errf("weir: --uid-map maps the operators of a savepoint: give the savepoint with -s (or execution.savepoint.path)")
+		}
+		if path != "" {
 			ro := []RestoreOption{WithRestoreMode(jf.restoreMode())}
 			if jf.AllowNonRestoredState || (jf.Config != nil && jf.Config.IgnoreUnclaimedState) {
 				ro = append(ro, AllowNonRestoredState())

@@ -2,6 +2,7 @@ package weir
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -423,35 +424,36 @@ func (f *fileSnapshot) remap(m map[string]string, nodes []*engine.Node) error {
 	moves := map[engine.OperatorID]engine.OperatorID{}
 	for _, old := range slices.Sorted(maps.Keys(m)) {
 		uid := m[old]
-		var from *format.Operator
+		// old names an operator by UID, or by ID (32 hex digits); a
+		// string that is one operator's UID and another's ID is refused.
+		var withUID, withID *format.Operator
+		id, idErr := parseID(old)
 		for i := range md.Operators {
-			if md.Operators[i].UID == old {
-				from = &md.Operators[i]
-				break
+			op := &md.Operators[i]
+			if op.UID == old {
+				withUID = op
+			}
+			if idErr == nil && engine.OperatorID(op.ID) == id {
+				withID = op
 			}
 		}
-		if from == nil {
-			if id, err := parseID(old); err == nil {
-				for i := range md.Operators {
-					if engine.OperatorID(md.Operators[i].ID) == id {
-						from = &md.Operators[i]
-						break
-					}
-				}
-			}
-		}
-		if from == nil {
+		from := cmp.Or(withUID, withID)
+		switch {
+		case from == nil:
 			return fmt.Errorf("UID map %s=%s: the snapshot has no operator with UID or ID %q (weir inspect lists its operators)", old, uid, old)
+		case withUID != nil && withID != nil && withUID != withID:
+			return fmt.Errorf("UID map %s=%s: %q is the UID of operator %s and the ID of operator %s (uid %s); the map cannot tell which is meant",
+				old, uid, old, engine.OperatorID(withUID.ID), old, orNone(withID.UID))
 		}
 		to := byUID[uid]
 		if to == nil {
 			return fmt.Errorf("UID map %s=%s: the job has no operator with UID %q", old, uid, uid)
 		}
-		id := engine.OperatorID(from.ID)
-		if _, dup := moves[id]; dup {
-			return fmt.Errorf("UID map %s=%s: operator %s of the snapshot is named twice in the map", old, uid, id)
+		fromID := engine.OperatorID(from.ID)
+		if _, dup := moves[fromID]; dup {
+			return fmt.Errorf("UID map %s=%s: operator %s of the snapshot is named twice in the map", old, uid, fromID)
 		}
-		moves[id] = to.ID
+		moves[fromID] = to.ID
 	}
 	// The operators the map moves leave their IDs; each target must then be
 	// free: no operator of the snapshot may stay on it.

@@ -194,4 +194,82 @@ func TestUIDMapFlag(t *testing.T) {
 	if err := env.Execute(context.Background(), "t"); err == nil || !strings.Contains(err.Error(), `both map to "b"`) {
 		t.Fatalf("a map of two operators to one: %v", err)
 	}
+	// A map without a savepoint to map is a mistake, not ignored.
+	jf, _, err = weir.ParseFlags([]string{"--uid-map", "a=b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = weir.NewEnvironment(jf.Option())
+	weir.To(weir.FromSource(env, memory.NewSource([]int{1}), weir.NoWatermarks[int]()), memory.NewSink[int]())
+	if err := env.Execute(context.Background(), "t"); err == nil || !strings.Contains(err.Error(), "--uid-map maps the operators of a savepoint: give the savepoint with -s") {
+		t.Fatalf("a map without -s: %v", err)
+	}
+}
+
+// TestUpgradeUIDMapCases: a chain (a to b while b goes to c), a map of an
+// operator to itself, an operator named by its ID although it has a UID,
+// a map together with AllowNonRestoredState, and a name that is one
+// operator's UID and another's ID (refused).
+func TestUpgradeUIDMapCases(t *testing.T) {
+	t.Parallel()
+	t.Run("chain", func(t *testing.T) {
+		t.Parallel()
+		v1b, v2b := uidMapBuild("a", "b"), uidMapBuild("b", "c")
+		ref := upReference(t, 2, v1b)
+		uidMapRestore(t, upRunV1(t, 2, v1b), v2b, ref, map[string]string{"a": "b", "b": "c"})
+	})
+	t.Run("self and by ID", func(t *testing.T) {
+		t.Parallel()
+		v1b, v2b := uidMapBuild("sum-v1", "win"), uidMapBuild("sum-v2", "win")
+		ref := upReference(t, 2, v1b)
+		v1 := upRunV1(t, 2, v1b)
+		uidMapRestore(t, v1, v2b, ref, map[string]string{upUIDHex("sum-v1"): "sum-v2", "win": "win"})
+	})
+	t.Run("with allow-non-restored-state", func(t *testing.T) {
+		t.Parallel()
+		v1b := uidMapBuild("sum-v1", "win")
+		v2b := func(env *weir.Environment, src *upSource, sink *upLive) {
+			in := upFrom(env, src).UID("input")
+			weir.To(upFormat("sum", upSum(in).UID("sum-v2")), sink).UID("sink")
+		}
+		ref := upReference(t, 2, v1b)
+		v1 := upRunV1(t, 2, v1b)
+		m := map[string]string{"sum-v1": "sum-v2"}
+		env := upEnv(2, weir.FromSavepoint(v1.path, weir.WithUIDMap(m), weir.AllowNonRestoredState()))
+		v2b(env, newUpSource(0, false), newUpLive())
+		r, err := env.Check()
+		if err != nil || !r.Restores {
+			t.Fatalf("Check: %v, %+v", err, r)
+		}
+		for _, op := range r.Operators {
+			switch op.UID {
+			case "sum-v2":
+				if op.Status != weir.CheckMatched || op.RestoresFromUID != "sum-v1" {
+					t.Errorf("Check: %+v, want matched from sum-v1", op)
+				}
+			case "win":
+				if op.Status != weir.CheckDropped {
+					t.Errorf("Check: %+v, want dropped", op)
+				}
+			}
+		}
+		v2, err := upRunV2(t, 2, v1.path, v2b, weir.WithUIDMap(m), weir.AllowNonRestoredState())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v2.skipped) != 1 || v2.skipped[0].UID != "win" || v2.skipped[0].InJob {
+			t.Fatalf("skipped %+v, want the window count only", v2.skipped)
+		}
+		upSame(t, "running sums before and after the upgrade", upWith("sum ", v1.before, v2.after), upWith("sum ", ref))
+	})
+	t.Run("ambiguous", func(t *testing.T) {
+		t.Parallel()
+		confusing := upUIDHex("win") // the window count's ID, as the sum's UID
+		v1b := uidMapBuild(confusing, "win")
+		v1 := upRunV1(t, 2, v1b)
+		_, err := upRunV2(t, 2, v1.path, uidMapBuild("sum", "win"), weir.WithUIDMap(map[string]string{confusing: "sum"}))
+		if err == nil || !strings.Contains(err.Error(), "the map cannot tell which is meant") {
+			t.Fatalf("got %v, want an error saying the map is ambiguous", err)
+		}
+	})
 }

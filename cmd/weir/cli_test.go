@@ -179,7 +179,6 @@ func TestJobErrors(t *testing.T) {
 		{[]string{"run", "--restore-mode", "legacy", "true"}, `--restore-mode must be claim or no-claim, got "legacy"`},
 		{[]string{"run", "--uid-map", "a", "true"}, `--uid-map: "a": want OLD=NEW`},
 		{[]string{"run", "--uid-map", "a=b", "--uid-map", "a=c", "true"}, `--uid-map: "a=c": a is already mapped to b`},
-		{[]string{"run", "--uid-map", "a=b", "true"}, "--uid-map maps the operators of a savepoint: give the savepoint with -s"},
 		{[]string{"run", "-s", "/no/such/savepoint", "true"}, "--from-savepoint: savepoint /no/such/savepoint: no such file or directory"},
 		{[]string{"run", "/no/such/binary"}, "cannot start the job binary /no/such/binary: no such file or directory; give the path of a job binary built with go build"},
 		{[]string{"inspect", "/no/such/savepoint"}, "no such file or directory"},

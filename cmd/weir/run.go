@@ -92,9 +92,6 @@ func (o *runOptions) jobFlags(cmd *cobra.Command) ([]string, error) {
 				return nil, fmt.Errorf("--uid-map: %w", err)
 			}
 		}
-		if o.savepoint == "" {
-			return nil, errors.New("--uid-map maps the operators of a savepoint: give the savepoint with -s")
-		}
 		for _, old := range slices.Sorted(maps.Keys(m)) {
 			out = append(out, "--uid-map="+old+"="+m[old])
 		}

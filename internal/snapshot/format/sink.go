@@ -152,7 +152,9 @@ func (s *dataSink) close() error {
 	return nil
 }
 
-// abort stops the goroutine without writing what is left.
+// abort stops the sink's goroutines without writing what is left: it
+// waits for a write or a sync that is under way (a sync of up to about
+// three syncEvery ranges) and skips what is still queued.
 func (s *dataSink) abort() {
 	if s.closed {
 		return

@@ -100,8 +100,9 @@ type Writer struct {
 	created bool // the Writer made dir, so Abort removes it whole
 	opts    Options
 	// syncEvery is how often data files are synced while written
-	// (dataSink); tests make it small.
+	// (dataSink), and syncFile how (nil: syncData); tests change them.
 	syncEvery int64
+	syncFile  func(*os.File) error
 
 	encOnce sync.Once
 	enc     *zstd.Encoder
@@ -228,6 +229,9 @@ func (w *Writer) Keyed(op OperatorID, subtask int) (*KeyedWriter, error) {
 	w.mu.files[rel] = true
 	w.mu.open++
 	sink := newDataSink(f, w.syncEvery)
+	if w.syncFile != nil {
+		sink.syncFile = w.syncFile
+	}
 	sink.buf = append(sink.buf, dataHeader()...)
 	return &KeyedWriter{
 		sink:      sink,
@@ -315,8 +319,10 @@ func (w *Writer) Finish(md *Metadata) error {
 
 // Abort discards an unfinished snapshot: if the Writer created the
 // directory it removes it with everything inside; otherwise it removes the
-// files this Writer wrote. KeyedWriters still open fail when closed. Abort
-// after a successful Finish does nothing and returns an error.
+// files this Writer wrote. KeyedWriters still open fail when closed, and
+// keep their goroutines (which may still be syncing a removed file) until
+// then: their owners close or abort them. Abort after a successful Finish
+// does nothing and returns an error.
 func (w *Writer) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
