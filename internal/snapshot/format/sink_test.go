@@ -105,71 +105,58 @@ func TestSinkWritesBehind(t *testing.T) {
 	}
 }
 
-// TestSinkWriteError: a write that fails in the sink's goroutine surfaces
-// from Add or Close with the file's name, and the temporary file is removed.
-func TestSinkWriteError(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "s")
-	w, err := CreateIn(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kw, err := w.Keyed(opAgg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = kw.StartState("s")
-	_ = kw.f.Close() // every write now fails
-	val := strings.Repeat("x", 1000)
-	var addErr error
-	for i := range 10_000 {
-		if addErr = kw.Add(entry{uint64(i), "k", "", val}.backend()); addErr != nil {
-			break
-		}
-	}
-	_, closeErr := kw.Close()
-	err = errors.Join(addErr, closeErr)
-	if err == nil || !strings.Contains(err.Error(), KeyedFileName(opAgg, 0)) {
-		t.Fatalf("got %v, want a write error naming %s", err, KeyedFileName(opAgg, 0))
-	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(left) != 0 {
-		t.Fatalf("files left behind: %v", left)
-	}
-}
-
-// TestSinkSyncError: a sync that fails while the file is written (Linux
-// reports a write-back error to one sync only) fails the file, with its
-// name, and the temporary file is removed.
-func TestSinkSyncError(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "s")
-	w, err := CreateIn(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.syncEvery = 2 * batchSize
-	w.syncFile = func(*os.File) error { return errors.New("injected write-back error") }
-	kw, err := w.Keyed(opAgg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kw.StartState("s"); err != nil {
-		t.Fatal(err)
-	}
-	val := strings.Repeat("x", 1000)
-	var addErr error
-	for i := range 10_000 {
-		if addErr = kw.Add(entry{uint64(i), "k", "", val}.backend()); addErr != nil {
-			break
-		}
-	}
-	_, closeErr := kw.Close()
-	err = errors.Join(addErr, closeErr)
-	if err == nil || !strings.Contains(err.Error(), KeyedFileName(opAgg, 0)) || !strings.Contains(err.Error(), "injected write-back error") {
-		t.Fatalf("got %v, want the sync's error naming %s", err, KeyedFileName(opAgg, 0))
-	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(left) != 0 {
-		t.Fatalf("files left behind: %v", left)
+// TestSinkErrors: a write that fails in the sink's goroutine, and a sync
+// that fails while the file is written (Linux reports a write-back error to
+// one sync only), surface from Add or Close with the file's name and the
+// cause, and the temporary file is removed.
+func TestSinkErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(*Writer)
+		broke func(*KeyedWriter)
+		want  string
+	}{
+		{"write", nil, func(kw *KeyedWriter) { _ = kw.f.Close() }, "file already closed"},
+		{"sync", func(w *Writer) {
+			w.syncEvery = 2 * batchSize
+			w.syncFile = func(*os.File) error { return errors.New("injected write-back error") }
+		}, nil, "sync: injected write-back error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "s")
+			w, err := CreateIn(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			kw, err := w.Keyed(opAgg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kw.StartState("s"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.broke != nil {
+				tc.broke(kw)
+			}
+			val := strings.Repeat("x", 1000)
+			var addErr error
+			for i := range 10_000 {
+				if addErr = kw.Add(entry{uint64(i), "k", "", val}.backend()); addErr != nil {
+					break
+				}
+			}
+			_, closeErr := kw.Close()
+			err = errors.Join(addErr, closeErr)
+			if err == nil || !strings.Contains(err.Error(), KeyedFileName(opAgg, 0)) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s with %q", err, KeyedFileName(opAgg, 0), tc.want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+				t.Fatalf("files left behind: %v", left)
+			}
+		})
 	}
 }
 
