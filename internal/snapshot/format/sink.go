@@ -46,7 +46,7 @@ type dataSink struct {
 	done      chan struct{}
 	bufs      int // buffers allocated
 	closed    bool
-	aborted   atomic.Bool // the goroutine skips what is still queued
+	aborted   atomic.Bool // the goroutines skip what is still queued
 
 	mu  sync.Mutex
 	err error // the goroutine's first error
