@@ -72,9 +72,8 @@ type restoreConfig struct {
 	path             string
 	allowNonRestored bool
 	claim            bool
-	// uidMap maps a snapshot operator's UID (or its ID, for an operator
-	// that had no UID) to the UID of the job's operator that takes its
-	// state (WithUIDMap).
+	// uidMap maps a snapshot operator's UID or ID to the UID of the job's
+	// operator that takes its state (WithUIDMap).
 	uidMap map[string]string
 	err    error // a bad restore option
 }
@@ -133,12 +132,11 @@ func AllowNonRestoredState() RestoreOption {
 // the snapshot's operator whose UID is old goes to the job's operator whose
 // UID is new. An operator may also be named by its operator ID, 32 hex
 // digits, as weir inspect lists it: the only way to name one that had no
-// UID. Each old must name one operator of
-// the snapshot and each new an operator of the job, no two olds may name
-// the same new, and the operator new names must not have state of its own
-// in the snapshot (unless that state is renamed too); otherwise the restore
-// fails and says which. Operators the map does not name are matched by ID
-// as always.
+// UID. Each old must name one operator of the snapshot and each new an
+// operator of the job, no two olds may name the same new, and the operator
+// new names must not have state of its own in the snapshot (unless that
+// state is renamed too); otherwise the restore fails and says which.
+// Operators the map does not name are matched by ID as always.
 func WithUIDMap(m map[string]string) RestoreOption {
 	return func(c *restoreConfig) {
 		to := map[string]string{}

@@ -408,8 +408,8 @@ func (f *fileSnapshot) restoredAs(id engine.OperatorID) engine.OperatorID {
 }
 
 // remap applies the UID map m (WithUIDMap) to the snapshot's operators:
-// each operator m names by UID, or by ID if it had no UID, is restored by
-// the job's operator (of nodes) whose UID m gives.
+// each operator m names, by UID or by ID, is restored by the job's
+// operator (of nodes) whose UID m gives.
 func (f *fileSnapshot) remap(m map[string]string, nodes []*engine.Node) error {
 	if len(m) == 0 {
 		return nil
