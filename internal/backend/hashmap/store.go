@@ -967,16 +967,32 @@ func (e *encoded) sort() {
 	start := int32(0)
 	for _, end := range counts {
 		switch n := end - start; {
-		case n == 2:
-			if e.compare(tmp[start], tmp[start+1]) > 0 {
-				tmp[start], tmp[start+1] = tmp[start+1], tmp[start]
-			}
-		case n > 2:
+		case n <= 1:
+		case n <= 12:
+			e.insertionSort(tmp[start:end])
+		default:
 			slices.SortFunc(tmp[start:end], e.compare)
 		}
 		start = end
 	}
 	e.ents, e.tmp = tmp, ents
+}
+
+// insertionSort sorts a few entries as compare orders them, comparing
+// their hashes inline.
+func (e *encoded) insertionSort(ents []encEntry) {
+	for i := 1; i < len(ents); i++ {
+		x := ents[i]
+		j := i
+		for ; j > 0; j-- {
+			p := ents[j-1]
+			if p.hash < x.hash || p.hash == x.hash && e.compare(p, x) <= 0 {
+				break
+			}
+			ents[j] = p
+		}
+		ents[j] = x
+	}
 }
 
 // compare orders two entries by (hash, key, namespace, value).

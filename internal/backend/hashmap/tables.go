@@ -7,6 +7,7 @@ import (
 	"iter"
 	"reflect"
 	"slices"
+	"unsafe"
 
 	"github.com/weirstream/weir/internal/backend"
 	"github.com/weirstream/weir/internal/keyspace"
@@ -24,7 +25,7 @@ type Value[K, N comparable, V any] struct {
 	// is reused by its shard only; hashes spread keys evenly, so each
 	// shard's share of the live keys, and memory, stays about its peak.
 	slabs []slab[V]
-	touch toucher[V]
+	refs  refs // what values refer to, for encodeBatch
 }
 
 // NewValue registers a value table named name in b, or returns the one
@@ -42,7 +43,7 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 	if err := describable(name, schemaErr(b.keySer), schemaErr(nsSer), schemaErr(valSer)); err != nil {
 		return nil, err
 	}
-	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), touch: toucherFor[V]()}
+	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), refs: refsOf[V]()}
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	t.st.keepsMapped = b.keyCopies && copies(nsSer) && copies(valSer)
 	t.st.probe = t.probe
@@ -192,17 +193,17 @@ func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now i
 	t.encodeBatch(out, ks[:n], es[:n], now)
 }
 
-// encodeBatch loads the entries of a batch, then their values (touch.go),
-// then encodes the live ones.
+// encodeBatch loads the entries of a batch and the memory their values
+// refer to (touch.go), then encodes the live ones.
 func (t *Value[K, N, V]) encodeBatch(out *encoded, ks []nsKey[K, N], es []*entry[V], now int64) {
 	var sum byte
 	for _, e := range es {
 		sum ^= byte(e.exp)
 	}
-	if t.touch != nil {
-		for _, e := range es {
-			sum ^= t.touch(&e.v)
-		}
+	if t.refs.kind != refNone {
+		// The value lies at the start of its entry (TestEntryLayout), so
+		// the entries' pointers are the values'.
+		sum ^= t.refs.touch(unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(unsafe.SliceData(es))), len(es)))
 	}
 	out.touched ^= sum
 	for i, e := range es {
