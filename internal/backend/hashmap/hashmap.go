@@ -247,7 +247,12 @@ func (t *table[K, N]) partHash(k nsKey[K, N]) uint64 { return t.b.hasher(k.k) }
 
 // beginEntry starts an entry of out for k: its hash, key and namespace.
 func (t *table[K, N]) beginEntry(out *encoded, k nsKey[K, N]) {
-	out.begin(t.b.hasher(k.k))
+	t.beginHashed(out, t.b.hasher(k.k), k)
+}
+
+// beginHashed is beginEntry for a key whose hash h is known.
+func (t *table[K, N]) beginHashed(out *encoded, h uint64, k nsKey[K, N]) {
+	out.begin(h)
 	out.arena = t.b.keySer.Append(out.arena, k.k)
 	out.markKey()
 	if !t.nsNone {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestEncodedSort checks the bucket sort against a comparison sort on
@@ -41,7 +42,7 @@ func TestEncodedSort(t *testing.T) {
 				slices.SortStableFunc(want, e.compare)
 				// Sort twice: the second run reuses the scratch.
 				for range 2 {
-					e.ents = slices.Clone(want)
+					e.ents, e.sorted = slices.Clone(want), false
 					r.Shuffle(len(e.ents), func(i, j int) { e.ents[i], e.ents[j] = e.ents[j], e.ents[i] })
 					e.sort()
 					if len(e.ents) != len(want) {
@@ -76,7 +77,19 @@ func BenchmarkEncodedSort(b *testing.B) {
 	shuffled := slices.Clone(e.ents)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(shuffled) {
-		e.ents = append(e.ents[:0], shuffled...)
+		e.ents, e.sorted = append(e.ents[:0], shuffled...), false
 		e.sort()
+	}
+}
+
+// TestHashFirst checks what hashOf relies on: the elements sortByHash sorts
+// begin with their hash.
+func TestHashFirst(t *testing.T) {
+	if unsafe.Offsetof(encEntry{}.hash) != 0 || unsafe.Offsetof(hashed[string, int64, []byte]{}.hash) != 0 {
+		t.Fatal("a hash-sorted element does not begin with its hash")
+	}
+	x := hashed[int64, struct{}, int]{hash: 0xfeedface, k: nsKey[int64, struct{}]{k: 7}}
+	if hashOf(&x) != 0xfeedface {
+		t.Fatalf("hashOf = %#x", hashOf(&x))
 	}
 }

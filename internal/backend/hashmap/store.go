@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -800,10 +799,14 @@ type encoded struct {
 	// touched accumulates the bytes the encoders load ahead (touch.go), so
 	// that the loads are kept.
 	touched byte
-	// Scratch of sort and spans.
-	tmp    []encEntry
-	counts []int32
-	spans  []backend.Span
+	// sorted reports that ents is in the order sort gives.
+	sorted bool
+	// Scratch of sort and spans, and of the table's encode (any: its type
+	// depends on the table's).
+	tmp     []encEntry
+	counts  []int32
+	spans   []backend.Span
+	scratch any
 }
 
 type encEntry struct {
@@ -816,12 +819,14 @@ type encEntry struct {
 func (e *encoded) reset() {
 	e.arena = e.arena[:0]
 	e.ents = e.ents[:0]
+	e.sorted = false
 }
 
 // begin starts an entry with hash h; its key, namespace and value are then
 // appended to the arena, each followed by its mark call.
 func (e *encoded) begin(h uint64) {
 	e.ents = append(e.ents, encEntry{hash: h, off: len(e.arena)})
+	e.sorted = false
 	e.arena = binary.LittleEndian.AppendUint64(e.arena, h)
 	e.reserveLen(1)
 }
@@ -873,6 +878,7 @@ func (e *encoded) add(x backend.Entry) {
 	off := len(e.arena)
 	e.arena = backend.AppendEncoded(e.arena, x)
 	e.ents = append(e.ents, encEntry{hash: x.Hash, off: off, key: uint32(len(x.Key)), ns: uint32(len(x.Namespace)), value: uint32(len(x.Value)), size: uint32(len(e.arena) - off)})
+	e.sorted = false
 }
 
 func (e *encoded) entry(x encEntry) backend.Entry {
@@ -918,80 +924,31 @@ func (e *encoded) sortedSpans() []backend.Span {
 	return spans
 }
 
-// sort orders the entries by (hash, key, namespace, value). The hashes of
-// a shard are spread evenly below its prefix, so one counting pass on their
-// highest differing bits leaves about one entry per bucket; buckets are then
-// ordered on their own, with the full comparison. It costs a few
-// nanoseconds per entry where a comparison sort costs tens.
+// sort orders the entries by (hash, key, namespace, value): by hash
+// (sortByHash), then each run of equal hashes by the rest. It does nothing
+// when the entries were appended in that order (sorted).
 func (e *encoded) sort() {
-	ents := e.ents
-	if len(ents) < 2 {
+	if e.sorted {
 		return
 	}
-	var diff uint64
-	for _, x := range ents[1:] {
-		diff |= x.hash ^ ents[0].hash
-	}
-	if diff == 0 {
-		slices.SortFunc(ents, e.compare) // one hash: by key, namespace, value
-		return
-	}
-	// The hashes agree on every bit from top up, so their order is that of
-	// bits [0, top); bucket on the highest width of those.
-	top := bits.Len64(diff)
-	width := min(bits.Len(uint(len(ents))), top, 16)
-	shift := uint(top - width)
-	mask := uint64(1)<<width - 1
-	if n := int(mask) + 1; cap(e.counts) < n {
-		e.counts = make([]int32, n)
-	} else {
-		e.counts = e.counts[:n]
-		clear(e.counts)
-	}
-	counts := e.counts
-	for _, x := range ents {
-		counts[x.hash>>shift&mask]++
-	}
-	sum := int32(0)
-	for b, c := range counts {
-		counts[b] = sum
-		sum += c
-	}
-	tmp := slices.Grow(e.tmp[:0], len(ents))[:len(ents)]
-	for _, x := range ents {
-		b := x.hash >> shift & mask
-		tmp[counts[b]] = x
-		counts[b]++
-	}
-	// counts[b] is now where bucket b ends.
-	start := int32(0)
-	for _, end := range counts {
-		switch n := end - start; {
-		case n <= 1:
-		case n <= 12:
-			e.insertionSort(tmp[start:end])
-		default:
-			slices.SortFunc(tmp[start:end], e.compare)
-		}
-		start = end
-	}
-	e.ents, e.tmp = tmp, ents
+	e.ents, e.tmp = sortByHash(e.ents, e.tmp, &e.counts)
+	e.sortTies(0)
+	e.sorted = true
 }
 
-// insertionSort sorts a few entries as compare orders them, comparing
-// their hashes inline.
-func (e *encoded) insertionSort(ents []encEntry) {
-	for i := 1; i < len(ents); i++ {
-		x := ents[i]
-		j := i
-		for ; j > 0; j-- {
-			p := ents[j-1]
-			if p.hash < x.hash || p.hash == x.hash && e.compare(p, x) <= 0 {
-				break
-			}
-			ents[j] = p
+// sortTies orders each run of equal hashes among the entries from i on,
+// which are in hash order, by key, namespace and value.
+func (e *encoded) sortTies(i int) {
+	ents := e.ents
+	for i < len(ents)-1 {
+		j := i + 1
+		for j < len(ents) && ents[j].hash == ents[i].hash {
+			j++
 		}
-		ents[j] = x
+		if j-i > 1 {
+			slices.SortFunc(ents[i:j], e.compare)
+		}
+		i = j
 	}
 }
 

@@ -176,42 +176,73 @@ func (t *Value[K, N, V]) Entries(r keyspace.Range, fn func(backend.Entry) error)
 func (t *Value[K, N, V]) Reserve(n int, r keyspace.Range) { t.st.reserve(n, r.Lo, r.Hi) }
 
 // encode encodes a shard's live entries; it may run on any goroutine. It
-// works in batches so that the cache misses of a batch overlap (touch.go).
+// sorts them by hash first, so that they are appended to out in the order a
+// snapshot writes them: the writer then reads and copies out's arena
+// sequentially. It works in batches so that the cache misses of a batch
+// overlap (touch.go).
 func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now int64) {
-	var (
-		ks [touchBatch]nsKey[K, N]
-		es [touchBatch]*entry[V]
-	)
-	n := 0
-	for k, e := range m {
-		ks[n], es[n] = k, e
-		if n++; n == touchBatch {
-			t.encodeBatch(out, ks[:], es[:], now)
-			n = 0
-		}
+	sc, _ := out.scratch.(*valueScratch[K, N, V])
+	if sc == nil {
+		sc = new(valueScratch[K, N, V])
+		out.scratch = sc
 	}
-	t.encodeBatch(out, ks[:n], es[:n], now)
+	hs := sc.ents[:0]
+	for k, e := range m {
+		hs = append(hs, hashed[K, N, V]{hash: t.b.hasher(k.k), k: k, e: e})
+	}
+	hs, sc.tmp = sortByHash(hs, sc.tmp, &out.counts)
+	sc.ents = hs[:0]
+	first := len(out.ents)
+	for i := 0; i < len(hs); i += touchBatch {
+		t.encodeBatch(out, hs[i:min(i+touchBatch, len(hs))], now)
+	}
+	if first == 0 {
+		out.sortTies(0)
+		out.sorted = true
+	}
+}
+
+// hashed is an entry of a Value table with its key and hash, for encode to
+// sort. The hash comes first (hashOf).
+type hashed[K, N comparable, V any] struct {
+	hash uint64
+	k    nsKey[K, N]
+	e    *entry[V]
+}
+
+// valueScratch is the scratch of a Value table's encode, kept in
+// encoded.scratch from one shard to the next. It is not cleared: the keys
+// and entries it holds stay reachable only as long as out, a capture's
+// scratch or a settled shard's encoding.
+type valueScratch[K, N comparable, V any] struct {
+	ents, tmp []hashed[K, N, V]
 }
 
 // encodeBatch loads the entries of a batch and the memory their values
 // refer to (touch.go), then encodes the live ones.
-func (t *Value[K, N, V]) encodeBatch(out *encoded, ks []nsKey[K, N], es []*entry[V], now int64) {
-	var sum byte
-	for _, e := range es {
+func (t *Value[K, N, V]) encodeBatch(out *encoded, hs []hashed[K, N, V], now int64) {
+	var (
+		sum byte
+		es  [touchBatch]unsafe.Pointer
+	)
+	for i := range hs {
+		e := hs[i].e
 		sum ^= byte(e.exp)
+		es[i] = unsafe.Pointer(e)
 	}
 	if t.refs.kind != refNone {
 		// The value lies at the start of its entry (TestEntryLayout), so
 		// the entries' pointers are the values'.
-		sum ^= t.refs.touch(unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(unsafe.SliceData(es))), len(es)))
+		sum ^= t.refs.touch(es[:len(hs)])
 	}
 	out.touched ^= sum
-	for i, e := range es {
-		if expired(e.exp, now) {
+	for i := range hs {
+		x := &hs[i]
+		if expired(x.e.exp, now) {
 			continue
 		}
-		t.beginEntry(out, ks[i])
-		out.arena = t.valSer.Append(out.arena, e.v)
+		t.beginHashed(out, x.hash, x.k)
+		out.arena = t.valSer.Append(out.arena, x.e.v)
 		out.markValue()
 	}
 }
