@@ -26,6 +26,10 @@ type Value[K, N comparable, V any] struct {
 	// shard's share of the live keys, and memory, stays about its peak.
 	slabs []slab[V]
 	refs  refs // what values refer to, for encodeBatch
+	// known reports that entries encode in a way known in advance
+	// (layout.go), its key and value as keyKind and valKind say.
+	known            bool
+	keyKind, valKind partKind
 }
 
 // NewValue registers a value table named name in b, or returns the one
@@ -44,6 +48,8 @@ func NewValue[K, N comparable, V any](b *Backend[K], name string, kind backend.K
 		return nil, err
 	}
 	t := &Value[K, N, V]{table: table[K, N]{b: b, name: name, kind: kind, nsSer: nsSer, nsNone: encodesNothing(nsSer), ttl: ttl, aliasing: holdsReferences(reflect.TypeFor[V]())}, valSer: valSer, valRd: readerFor(valSer), refs: refsOf[V]()}
+	t.keyKind, t.valKind = partKindOf(b.keySer), partKindOf(valSer)
+	t.known = t.nsNone && t.keyKind != partOther && t.valKind != partOther
 	t.st = newStore(t.partHash, t.encode, t.decode, t.expiresAt)
 	t.st.keepsMapped = b.keyCopies && copies(nsSer) && copies(valSer)
 	t.st.probe = t.probe
@@ -236,6 +242,14 @@ func (t *Value[K, N, V]) encodeBatch(out *encoded, hs []hashed[K, N, V], now int
 		sum ^= t.refs.touch(es[:len(hs)])
 	}
 	out.touched ^= sum
+	if t.known {
+		for i := range hs {
+			if x := &hs[i]; !expired(x.e.exp, now) {
+				t.appendKnown(out, x)
+			}
+		}
+		return
+	}
 	for i := range hs {
 		x := &hs[i]
 		if expired(x.e.exp, now) {
