@@ -22,9 +22,9 @@ import (
 type partKind uint8
 
 const (
-	partOther  partKind = iota // through its serializer
-	partWord                   // serde.Int64 or serde.Int: 8 bytes, big-endian
-	partSpan                   // serde.String or serde.Bytes: uvarint length, bytes
+	partOther partKind = iota // through its serializer
+	partWord                  // serde.Int64 or serde.Int: 8 bytes, big-endian
+	partSpan                  // serde.String or serde.Bytes: uvarint length, bytes
 )
 
 // partKindOf returns the partKind of values of T encoded with ser. A
