@@ -19,7 +19,7 @@ import (
 // alternated runs each): batches of 512 loaded this way took 89–92 ns per
 // entry, where batches of 32 that loaded each value through a function
 // value took 108–127. Loading the entries in the same loop as the values'
-// headers, which stores an address per entry, took 105–119: the pending
+// headers, which stores two addresses per entry, took 105–120: the pending
 // stores seem to bound the loads in flight. Batches of 2,048 were slower
 // than 512 in an earlier series (110–127 against 91–97 ns).
 const touchBatch = 512
