@@ -119,12 +119,22 @@ func (v parallelismValue) String() string {
 }
 
 func (v parallelismValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
-		return errors.New("must be an integer >= 1")
+	n, err := ParseParallelism(s)
+	if err != nil {
+		return err
 	}
 	*v.p = n
 	return nil
+}
+
+// ParseParallelism parses the value of -p/--parallelism: an integer >= 1.
+// The weir command checks its own -p with it, as job binaries do.
+func ParseParallelism(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return 0, errors.New("must be an integer >= 1")
+	}
+	return n, nil
 }
 
 // uidMapValue is the --uid-map flag: OLD=NEW pairs, separated by commas,

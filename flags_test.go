@@ -320,3 +320,20 @@ func TestRunBadRESTAddress(t *testing.T) {
 		t.Fatalf("Run = %v, want an error naming the address", err)
 	}
 }
+
+// TestParseParallelism: -p takes an integer >= 1, surrounding spaces
+// allowed, in job binaries and the weir command alike.
+func TestParseParallelism(t *testing.T) {
+	for s, want := range map[string]int{"1": 1, " 12 ": 12, "0": 0, "-2": 0, "x": 0, "": 0, "2.5": 0} {
+		n, err := weir.ParseParallelism(s)
+		if want == 0 {
+			if err == nil {
+				t.Errorf("%q: parsed as %d, want an error", s, n)
+			}
+			continue
+		}
+		if err != nil || n != want {
+			t.Errorf("%q: got %d, %v; want %d", s, n, err, want)
+		}
+	}
+}

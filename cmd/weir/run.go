@@ -123,9 +123,9 @@ func (f parallelismFlag) String() string {
 }
 
 func (f parallelismFlag) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
-		return errors.New("must be an integer >= 1")
+	n, err := weir.ParseParallelism(s)
+	if err != nil {
+		return err
 	}
 	*f.p = n
 	return nil
