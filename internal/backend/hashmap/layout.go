@@ -3,6 +3,7 @@ package hashmap
 import (
 	"encoding/binary"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"github.com/weirstream/weir/serde"
@@ -14,7 +15,8 @@ import (
 // its serializer. For the built-in serializers of the most common key and
 // value types the encoding is known in advance, and a value table writes
 // such entries in one go (Value.appendKnown): a fixed eight bytes for
-// serde.Int64 and serde.Int, a uvarint length and the bytes for
+// serde.Int64 and serde.Int (where an int has 64 bits), a uvarint length
+// and the bytes for
 // serde.String and serde.Bytes. The bytes are the serializers' own
 // (TestKnownEncoding).
 
@@ -32,8 +34,12 @@ const (
 // otherwise.
 func partKindOf[T any](ser serde.Serializer[T]) partKind {
 	switch any(ser).(type) {
-	case serde.Int64, serde.Int:
+	case serde.Int64:
 		return partWord
+	case serde.Int:
+		if strconv.IntSize == 64 { // otherwise an int is not a word
+			return partWord
+		}
 	case serde.String, serde.Bytes:
 		return partSpan
 	}
@@ -46,7 +52,7 @@ func partLen(k partKind, p unsafe.Pointer) (size, n int) {
 	if k == partWord {
 		return 8, 0
 	}
-	n = (*sliceHeader)(p).len // a string's header starts as a slice's
+	n = (*spanHeader)(p).len
 	return uvarintLen(n) + n, n
 }
 
@@ -57,7 +63,7 @@ func appendPart(a []byte, k partKind, p unsafe.Pointer, n int) []byte {
 		return binary.BigEndian.AppendUint64(a, *(*uint64)(p))
 	}
 	a = binary.AppendUvarint(a, uint64(n))
-	return append(a, unsafe.Slice((*byte)((*sliceHeader)(p).data), n)...)
+	return append(a, unsafe.Slice((*byte)((*spanHeader)(p).data), n)...)
 }
 
 // appendKnown appends the entry of x to out, for a table whose key and

@@ -6,8 +6,9 @@ import (
 	"unsafe"
 )
 
-// hashOf returns the hash an element of a hash-sorted index starts with:
-// encEntry and hashed both begin with theirs (TestHashFirst).
+// hashOf returns the hash an element of a hash-sorted index starts with.
+// It and sortByHash are for encEntry and hashed only, which both begin with
+// their hash as a uint64 (TestHashFirst).
 func hashOf[T any](x *T) uint64 { return *(*uint64)(unsafe.Pointer(x)) }
 
 // sortByHash orders ents by their hashes (hashOf), equal hashes in no

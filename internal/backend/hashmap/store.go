@@ -496,7 +496,13 @@ func (sh *shard[KK, E]) settle() {
 	defer sh.mu.Unlock() // a panicking serializer must not leave it locked
 	if c := sh.pending.Load(); c != nil {
 		if !c.released.Load() {
-			c.encodeShard(&c.out[sh.slot], sh)
+			// The task's scratch goes from one settled shard to the
+			// next, not with the encoding it made.
+			out := &c.out[sh.slot]
+			out.scratch, out.counts = c.taskScratch, c.taskCounts
+			c.encodeShard(out, sh)
+			c.taskScratch, c.taskCounts = out.scratch, out.counts
+			out.scratch, out.counts = nil, nil
 		}
 		sh.pending.Store(nil)
 	}
@@ -687,8 +693,12 @@ type capture[KK comparable, E any] struct {
 	now       int64
 	shards    []*shard[KK, E]
 	out       []encoded // out[i] is shards[i] encoded, once it is
-	released  atomic.Bool
-	read      bool
+	// The scratch of the shards the task settles (encoded.scratch and
+	// counts); only the task touches it.
+	taskScratch any
+	taskCounts  []int32
+	released    atomic.Bool
+	read        bool
 }
 
 // Entries implements backend.View.

@@ -192,7 +192,7 @@ func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now i
 		sc = new(valueScratch[K, N, V])
 		out.scratch = sc
 	}
-	hs := sc.ents[:0]
+	hs := slices.Grow(sc.ents[:0], len(m))
 	for k, e := range m {
 		hs = append(hs, hashed[K, N, V]{hash: t.b.hasher(k.k), k: k, e: e})
 	}
@@ -217,9 +217,9 @@ type hashed[K, N comparable, V any] struct {
 }
 
 // valueScratch is the scratch of a Value table's encode, kept in
-// encoded.scratch from one shard to the next. It is not cleared: the keys
-// and entries it holds stay reachable only as long as out, a capture's
-// scratch or a settled shard's encoding.
+// encoded.scratch from one shard to the next: the writer's for a view, the
+// task's for the shards it settles (shard.settle). It is not cleared: the
+// keys and entries it holds stay reachable as long as the view at most.
 type valueScratch[K, N comparable, V any] struct {
 	ents, tmp []hashed[K, N, V]
 }

@@ -11,7 +11,8 @@ import (
 // Done one entry at a time, the misses are paid one after another. The
 // encoders therefore take entries in batches of touchBatch and first load
 // every entry, then one byte at each end of the memory every value refers
-// to (refs.touch), each in a tight loop of independent loads: the processor
+// to (of a pointer's target, its first byte: refs.touch), each in a tight
+// loop of independent loads: the processor
 // keeps many of their misses in flight at once, and the encoding that
 // follows finds the bytes in the cache.
 //
@@ -61,8 +62,8 @@ func refsOf[V any]() refs {
 
 // touch loads, for each value vs[i] points to, the first and the last byte
 // of the memory it refers to (a pointer's target: its first byte), and
-// returns them xored together so that the loads are kept. It loads nothing for refNone and at most touchBatch
-// values.
+// returns them xored together so that the loads are kept. It loads nothing
+// for refNone, and at most touchBatch values.
 func (r refs) touch(vs []unsafe.Pointer) byte {
 	var (
 		first, last [touchBatch]*byte
@@ -72,9 +73,8 @@ func (r refs) touch(vs []unsafe.Pointer) byte {
 	vs = vs[:min(len(vs), touchBatch)]
 	switch r.kind {
 	case refSpan:
-		// A string's header starts as a slice's: data, then length.
 		for i, v := range vs {
-			h := (*sliceHeader)(v)
+			h := (*spanHeader)(v)
 			if h.len == 0 {
 				first[i], last[i] = &zero, &zero
 				continue
@@ -99,9 +99,11 @@ func (r refs) touch(vs []unsafe.Pointer) byte {
 	return sum
 }
 
-// sliceHeader is the memory layout of every Go slice, and the start of
-// every string's.
-type sliceHeader struct {
-	data     unsafe.Pointer
-	len, cap int
+// spanHeader is how every Go string and slice begins: the address of its
+// bytes, then its length (a slice's capacity follows). It is no longer than
+// a string's header, so that converting a pointer to a string into one
+// stays within the string's memory (checkptr).
+type spanHeader struct {
+	data unsafe.Pointer
+	len  int
 }
