@@ -15,10 +15,9 @@ import (
 // its serializer. For the built-in serializers of the most common key and
 // value types the encoding is known in advance, and a value table writes
 // such entries in one go (Value.appendKnown): a fixed eight bytes for
-// serde.Int64 and serde.Int (where an int has 64 bits), a uvarint length
-// and the bytes for
-// serde.String and serde.Bytes. The bytes are the serializers' own
-// (TestKnownEncoding).
+// serde.Int64 and serde.Int (where an int has 64 bits), a uvarint length and
+// the bytes for serde.String and serde.Bytes. The bytes are the
+// serializers' own (TestKnownEncoding).
 
 // partKind is how a part of an entry encodes, where it is known in advance.
 type partKind uint8

@@ -942,15 +942,15 @@ func (e *encoded) sort() {
 		return
 	}
 	e.ents, e.tmp = sortByHash(e.ents, e.tmp, &e.counts)
-	e.sortTies(0)
+	e.sortTies()
 	e.sorted = true
 }
 
-// sortTies orders each run of equal hashes among the entries from i on,
-// which are in hash order, by key, namespace and value.
-func (e *encoded) sortTies(i int) {
+// sortTies orders each run of equal hashes among the entries, which are in
+// hash order, by key, namespace and value.
+func (e *encoded) sortTies() {
 	ents := e.ents
-	for i < len(ents)-1 {
+	for i := 0; i < len(ents)-1; {
 		j := i + 1
 		for j < len(ents) && ents[j].hash == ents[i].hash {
 			j++

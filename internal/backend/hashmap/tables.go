@@ -203,7 +203,7 @@ func (t *Value[K, N, V]) encode(out *encoded, m map[nsKey[K, N]]*entry[V], now i
 		t.encodeBatch(out, hs[i:min(i+touchBatch, len(hs))], now)
 	}
 	if first == 0 {
-		out.sortTies(0)
+		out.sortTies()
 		out.sorted = true
 	}
 }

@@ -12,9 +12,9 @@ import (
 // encoders therefore take entries in batches of touchBatch and first load
 // every entry, then one byte at each end of the memory every value refers
 // to (of a pointer's target, its first byte: refs.touch), each in a tight
-// loop of independent loads: the processor
-// keeps many of their misses in flight at once, and the encoding that
-// follows finds the bytes in the cache.
+// loop of independent loads: the processor keeps many of their misses in
+// flight at once, and the encoding that follows finds the bytes in the
+// cache.
 //
 // Measured with BenchmarkViewEntries (8 M entries of 48-byte values, three
 // alternated runs each): batches of 512 loaded this way took 89–92 ns per
