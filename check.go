@@ -54,7 +54,9 @@ type CheckedState struct {
 	Kind string `json:"kind"`
 	// Status is "matched" (restored), "new" (only the job declares it: it
 	// starts empty), "dropped" (only the snapshot has it) or
-	// "incompatible" (the job's serializer cannot read it; Reason says why).
+	// "incompatible" (the job's serializer cannot read it; Reason says why)
+	// or "unreadable" (a data file of it is missing, truncated, not a data
+	// file or cannot be opened: the restore would fail; Reason says which).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -65,17 +67,24 @@ const (
 	CheckNew          = engine.StateNew
 	CheckDropped      = engine.StateDropped
 	CheckIncompatible = engine.StateIncompatible
+	// CheckUnreadable: a data file of a state the job would restore is
+	// missing, shorter than its index says, not a data file or cannot be
+	// opened, so the restore would fail.
+	CheckUnreadable = "unreadable"
 )
 
 // Check tells whether and how the job built on e would restore from the
 // snapshot FromSavepoint names, at the job's parallelism, without running
 // it: it matches operators by ID as a restore does, opens each operator
 // once, as a restore does, to learn the states it declares, and compares
-// them and their serializers with the snapshot's. Nothing is restored,
-// processed or written; operators are closed again. It fails only if the
-// check itself cannot be made (no FromSavepoint, an unreadable snapshot,
-// an operator that fails to open): what would fail the restore is in the
-// report.
+// them and their serializers with the snapshot's. It also checks what a
+// restore checks as it opens the data files of the keyed states it would
+// restore (each is there, is a data file, and is as long as its index
+// says), without reading their blocks: weir inspect --verify reads them
+// all. Nothing is restored, processed or written; operators are closed
+// again. It fails only if the check itself cannot be made (no
+// FromSavepoint, an unreadable snapshot, an operator that fails to open):
+// what would fail the restore is in the report.
 func (e *Environment) Check() (*CheckReport, error) {
 	if err := e.prepare(); err != nil {
 		return nil, err
@@ -109,8 +118,18 @@ func (e *Environment) Check() (*CheckReport, error) {
 			}
 		}
 		for _, s := range states[n.ID] {
-			op.States = append(op.States, CheckedState{Name: s.Name, Kind: s.Kind, Status: s.Status, Reason: s.Reason})
+			cs := CheckedState{Name: s.Name, Kind: s.Kind, Status: s.Status, Reason: s.Reason}
+			if md := fs.ops[n.ID]; md != nil && s.Status == CheckMatched && s.Kind == engine.KindKeyed {
+				// What a restore checks as it opens the state's files.
+				if err := fs.s.CheckFiles(md.ID, s.Name); err != nil {
+					cs.Status, cs.Reason = CheckUnreadable, err.Error()+damagedRemedy(err)
+				}
+			}
+			op.States = append(op.States, cs)
 			switch {
+			case cs.Status == CheckUnreadable:
+				r.Problems = append(r.Problems, fmt.Sprintf("operator %s (uid %s, name %q) %s %q cannot be restored: %s",
+					op.ID, orNone(op.UID), op.Name, s.Kind, s.Name, cs.Reason))
 			case s.Status == CheckIncompatible:
 				r.Problems = append(r.Problems, s.Reason)
 			case s.Status == CheckDropped && !r.AllowNonRestoredState:

@@ -122,6 +122,55 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("report %+v", r)
 		}
 	})
+	t.Run("data file damaged", func(t *testing.T) {
+		files, err := filepath.Glob(filepath.Join(path, "keyed-*.dat"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no data files in %s: %v", path, err)
+		}
+		build := func(env *weir.Environment) { declJob(env, 2, newPushSource[int64](1), &declCounter{extra: true}) }
+		for _, damage := range []string{"truncated", "missing"} {
+			dir := filepath.Join(t.TempDir(), "copy")
+			if err := os.CopyFS(dir, os.DirFS(path)); err != nil {
+				t.Fatal(err)
+			}
+			name := filepath.Base(files[0])
+			victim := filepath.Join(dir, name)
+			if damage == "truncated" {
+				fi, err := os.Stat(victim)
+				if err == nil {
+					err = os.Truncate(victim, fi.Size()-1)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Remove(victim); err != nil {
+				t.Fatal(err)
+			}
+			for _, opt := range []weir.Option{weir.FromSavepoint(dir), weir.FromSavepoint(dir, weir.AllowNonRestoredState())} {
+				env := newEnv(opt)
+				build(env)
+				r, err := env.Check()
+				if err != nil {
+					t.Fatal(err)
+				}
+				unreadable := 0
+				for _, op := range r.Operators {
+					for _, s := range op.States {
+						if s.Status == weir.CheckUnreadable {
+							unreadable++
+							if !strings.Contains(s.Reason, name) || !strings.Contains(s.Reason, damage) {
+								t.Errorf("%s: state %q: reason %q does not name the file and what is wrong", damage, s.Name, s.Reason)
+							}
+						}
+					}
+				}
+				if r.Restores || unreadable == 0 || len(r.Problems) != unreadable ||
+					!strings.Contains(r.Problems[0], name) || !strings.Contains(r.Problems[0], "restore from another savepoint") {
+					t.Fatalf("%s: report %+v", damage, r)
+				}
+			}
+		}
+	})
 	t.Run("--check", func(t *testing.T) {
 		for _, c := range []struct {
 			counter  *declCounter

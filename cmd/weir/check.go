@@ -23,8 +23,9 @@ func (a *app) newCheck() *cobra.Command {
 		Long: `check tells whether JOB_BINARY, run with ARGS, would restore from the savepoint (or
 retained checkpoint) at PATH, and how, without running it: which operators match, which
 are new (they start empty) and which the job no longer has; for each state, whether it
-is restored, new, dropped (the job no longer declares it) or incompatible (the job's
-serializer cannot read it). The job binary opens each operator once, as a restore does,
+is restored, new, dropped (the job no longer declares it), incompatible (the job's
+serializer cannot read it) or unreadable (a data file it needs is missing, truncated or
+not a data file; weir inspect --verify also reads every block). The job binary opens each operator once, as a restore does,
 to learn the states it declares; nothing is restored, processed or written, and the
 savepoint is not touched. With -n, state that would be dropped does not fail the check.
 It exits 0 if the job would restore, 1 if not (naming the first problem).`,
@@ -87,7 +88,10 @@ func printCheck(w io.Writer, r *weir.CheckReport) {
 	verdict := "yes"
 	switch {
 	case !r.Restores:
-		verdict = fmt.Sprintf("no (%d problems)", len(r.Problems))
+		verdict = "no (1 problem)"
+		if len(r.Problems) != 1 {
+			verdict = fmt.Sprintf("no (%d problems)", len(r.Problems))
+		}
 	case r.AllowNonRestoredState:
 		verdict = "yes, dropping the state marked dropped (--allow-non-restored-state)"
 	}

@@ -586,3 +586,18 @@ func TestPrintCheckUIDMap(t *testing.T) {
 		t.Fatalf("printed:\n%s\nwant a line %q", b.String(), want)
 	}
 }
+
+// TestPrintCheckUnreadable: a state whose data file a restore could not
+// open is printed with why, and one problem is counted as one.
+func TestPrintCheckUnreadable(t *testing.T) {
+	var b strings.Builder
+	reason := "savepoint /sp: keyed-01-0.dat: truncated: expected at least 2079 bytes, found 2069"
+	printCheck(&b, &weir.CheckReport{Snapshot: "/sp", Problems: []string{"operator 01 keyed state \"x\" cannot be restored: " + reason},
+		Operators: []weir.CheckedOperator{{ID: "01", UID: "sums", Name: "s", Status: weir.CheckMatched, SnapshotParallelism: 1, Parallelism: 1,
+			States: []weir.CheckedState{{Name: "x", Kind: "keyed state", Status: weir.CheckUnreadable, Reason: reason}}}}})
+	for _, want := range []string{"restores: no (1 problem)\n", `  keyed state "x"  unreadable: ` + reason + "\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printed:\n%s\nwant %q", b.String(), want)
+		}
+	}
+}

@@ -846,3 +846,83 @@ func openFiles(t *testing.T) int {
 	}
 	return len(es)
 }
+
+// TestCheckFiles: CheckFiles finds what a restore finds as it opens a keyed
+// state's data files (missing, truncated, not a data file), names the
+// file, and passes files whose blocks are damaged, which only reading
+// them finds.
+func TestCheckFiles(t *testing.T) {
+	fx := writeFixture(t, t.TempDir(), &Options{BlockSize: 2048})
+	for _, op := range fx.md.Operators {
+		for _, st := range op.States {
+			if st.Kind.IsKeyed() {
+				if err := mustOpen(t, fx.dir).CheckFiles(op.ID, st.Name); err != nil {
+					t.Fatalf("%s %q: %v", op.ID, st.Name, err)
+				}
+			}
+		}
+	}
+	s := mustOpen(t, fx.dir)
+	for _, c := range []struct {
+		op    OperatorID
+		state string
+	}{{opAgg, "nope"}, {OperatorID{1}, "count"}, {opSource, fx.md.Operator(opSource).States[0].Name}} {
+		if err := s.CheckFiles(c.op, c.state); !errors.Is(err, ErrNoState) {
+			t.Errorf("CheckFiles(%s, %q) = %v, want ErrNoState", c.op, c.state, err)
+		}
+	}
+
+	kf := fx.md.Operator(opAgg).State("count").Files[1]
+	file := kf.Path
+	orig, err := os.ReadFile(filepath.Join(fx.dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file holds later states after this one's blocks.
+	last := kf.Blocks[len(kf.Blocks)-1]
+	end := int(last.Offset + last.Length)
+	for _, c := range []struct {
+		name   string
+		damage func(path string) error
+		is     error
+	}{
+		{"missing", os.Remove, ErrMissingFile},
+		{"one byte short", func(p string) error { return os.WriteFile(p, orig[:end-1], 0o644) }, ErrTruncated},
+		{"header only", func(p string) error { return os.WriteFile(p, orig[:dataHeaderSize], 0o644) }, ErrTruncated},
+		{"not a data file", func(p string) error {
+			b := slices.Clone(orig)
+			b[0] ^= 0xff
+			return os.WriteFile(p, b, 0o644)
+		}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, fx.dir)
+			if err := c.damage(filepath.Join(dir, file)); err != nil {
+				t.Fatal(err)
+			}
+			checkFileError(t, mustOpen(t, dir).CheckFiles(opAgg, "count"), dir, file, c.is)
+		})
+	}
+	t.Run("a damaged block passes", func(t *testing.T) {
+		dir := copyDir(t, fx.dir)
+		b := slices.Clone(orig)
+		b[end-20] ^= 0x10
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := mustOpen(t, dir)
+		if err := s.CheckFiles(opAgg, "count"); err != nil {
+			t.Fatalf("CheckFiles read a block: %v", err)
+		}
+		checkFileError(t, s.Verify(), dir, file, ErrChecksum)
+	})
+}
+
+func mustOpen(t *testing.T, dir string) *Snapshot {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
