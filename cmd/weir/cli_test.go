@@ -348,6 +348,26 @@ func TestInspect(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), filepath.Base(data[0])) || !errors.Is(err, format.ErrCorrupt) {
 		t.Fatalf("inspect --verify of a damaged savepoint: %v", err)
 	}
+
+	// A truncated data file is found without --verify: the report is
+	// printed, with the state marked, and inspect fails naming the file.
+	if err := os.WriteFile(data[0], b[:len(b)-1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"inspect", sp}, {"inspect", "--json", sp}} {
+		out, _, err = weirCmd(t, a, args...)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), filepath.Base(data[0])) ||
+			!strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), "cannot be restored") {
+			t.Fatalf("%v of a truncated savepoint: %v", args, err)
+		}
+		if !strings.Contains(out, `uid "sums"`) && !strings.Contains(out, `"uid": "sums"`) {
+			t.Errorf("%v printed no report:\n%s", args, out)
+		}
+		if !strings.Contains(out, "UNREADABLE savepoint "+sp+": "+filepath.Base(data[0])+": truncated") && !strings.Contains(out, `"problem": "savepoint `+sp) {
+			t.Errorf("%v does not mark the unreadable state:\n%s", args, out)
+		}
+	}
 }
 
 type userCount struct {

@@ -54,6 +54,9 @@ type stateReport struct {
 	Entries   uint64 `json:"entries"`
 	Bytes     uint64 `json:"bytes"`
 	Files     int    `json:"files"`
+	// Problem is why a restore could not open the state's data files
+	// (format.Snapshot.CheckFiles), "" if it could.
+	Problem string `json:"problem,omitempty"`
 }
 
 type totalsReport struct {
@@ -71,7 +74,9 @@ func newInspect() *cobra.Command {
 		Long: `inspect reads the _metadata of the snapshot at PATH (its directory or _metadata file)
 and shows the job, the snapshot, and per operator its ID, UID, name and parallelism
 and its states with their kind, key/namespace/value schemas, number of entries and
-size. With --verify it also reads every data block and checks its checksum.`,
+size. It checks each keyed state's data files as a restore opens them (there, data
+files, as long as the index says) and exits 1 after the report if one is not.
+With --verify it also reads every data block and checks its checksum.`,
 		Args: wantArgs(1, 1, "inspect [--json] [--verify] PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := format.Open(args[0])
@@ -88,10 +93,13 @@ size. With --verify it also reads every data block and checks its checksum.`,
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+				return damaged(r)
 			}
 			printReport(cmd.OutOrStdout(), r)
-			return nil
+			return damaged(r)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -110,6 +118,11 @@ func buildReport(s *format.Snapshot) *inspectReport {
 		for _, st := range op.States {
 			sr := stateReport{Name: st.Name, Kind: st.Kind.String(), Key: schemaString(st.KeySchema),
 				Namespace: schemaString(st.NamespaceSchema), Value: schemaString(st.ValueSchema), Files: len(st.Files)}
+			if st.Kind.IsKeyed() {
+				if err := s.CheckFiles(op.ID, st.Name); err != nil {
+					sr.Problem = err.Error()
+				}
+			}
 			for _, f := range st.Files {
 				for _, b := range f.Blocks {
 					sr.Entries += b.Entries
@@ -133,6 +146,20 @@ func buildReport(s *format.Snapshot) *inspectReport {
 		r.Totals.Bytes += or.Bytes
 	}
 	return r
+}
+
+// damaged returns an error naming the first state of r whose data files a
+// restore could not open, nil if there is none.
+func damaged(r *inspectReport) error {
+	for _, op := range r.Operators {
+		for _, st := range op.States {
+			if st.Problem != "" {
+				return &exitError{code: 1, msg: fmt.Sprintf("operator %s state %q cannot be restored: %s; restore from another savepoint or retained checkpoint",
+					op.ID, st.Name, st.Problem)}
+			}
+		}
+	}
+	return nil
 }
 
 // schemaString renders an encoded serializer snapshot, "-" if empty.
@@ -177,6 +204,9 @@ func printReport(w io.Writer, r *inspectReport) {
 			fmt.Fprintf(w, "    key        %s\n", st.Key)
 			fmt.Fprintf(w, "    namespace  %s\n", st.Namespace)
 			fmt.Fprintf(w, "    value      %s\n", st.Value)
+			if st.Problem != "" {
+				fmt.Fprintf(w, "    UNREADABLE %s\n", st.Problem)
+			}
 		}
 	}
 }
