@@ -25,9 +25,9 @@ retained checkpoint) at PATH, and how, without running it: which operators match
 are new (they start empty) and which the job no longer has; for each state, whether it
 is restored, new, dropped (the job no longer declares it), incompatible (the job's
 serializer cannot read it) or unreadable (a data file it needs is missing, truncated or
-not a data file; weir inspect --verify also reads every block). The job binary opens each operator once, as a restore does,
-to learn the states it declares; nothing is restored, processed or written, and the
-savepoint is not touched. With -n, state that would be dropped does not fail the check.
+not a data file; weir inspect --verify also reads every block). The job binary opens
+each operator once, as a restore does, to learn the states it declares; nothing is
+restored, processed or written, and the savepoint is not touched. With -n, state that would be dropped does not fail the check.
 It exits 0 if the job would restore, 1 if not (naming the first problem).`,
 		Args: wantArgs(1, -1, usage),
 		RunE: func(cmd *cobra.Command, args []string) error {
