@@ -7,8 +7,21 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
+
+// threadCPU returns the CPU time of the calling OS thread (the caller locks
+// its goroutine to it), and false where it cannot be had.
+func threadCPU() (time.Duration, bool) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
+}
 
 // evictDir asks the kernel to forget the cached pages of the files in dir
 // (they are clean: written and fsync'd), so reads come from the disk.

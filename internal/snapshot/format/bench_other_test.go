@@ -2,7 +2,13 @@
 
 package format
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
+
+// threadCPU cannot tell a thread's CPU time on this platform.
+func threadCPU() (time.Duration, bool) { return 0, false }
 
 // evictDir cannot drop cached pages on this platform.
 func evictDir(b *testing.B, _ string) { b.Skip("cold reads need posix_fadvise") }
