@@ -193,17 +193,11 @@ func (s *Snapshot) readKeyed(op OperatorID, state string, r keyspace.Range, fn f
 	for _, o := range opts {
 		o(&cfg)
 	}
-	o := s.md.Operator(op)
-	if o == nil {
-		return fmt.Errorf("format: savepoint %s has no operator %s: %w", s.dir, op, ErrNoState)
+	st, err := s.keyedState(op, state)
+	if err != nil {
+		return err
 	}
-	st := o.State(state)
-	switch {
-	case st == nil:
-		return fmt.Errorf("format: savepoint %s: operator %s (%q) has no state %q: %w", s.dir, op, o.Name, state, ErrNoState)
-	case !st.Kind.IsKeyed():
-		return fmt.Errorf("format: savepoint %s: operator %s (%q) state %q is %s state, not keyed: %w", s.dir, op, o.Name, state, st.Kind, ErrNoState)
-	case r.Lo > r.Hi:
+	if r.Lo > r.Hi {
 		return fmt.Errorf("format: empty hash range %v", r)
 	}
 	dec, err := s.decoder()
@@ -621,13 +615,9 @@ func (c *cursor) prefetch(off uint64) {
 // small read per file; Verify checks the blocks too. It returns the first
 // problem, as a *FileError, or ErrNoState if there is no such keyed state.
 func (s *Snapshot) CheckFiles(op OperatorID, state string) error {
-	o := s.md.Operator(op)
-	if o == nil {
-		return fmt.Errorf("format: savepoint %s has no operator %s: %w", s.dir, op, ErrNoState)
-	}
-	st := o.State(state)
-	if st == nil || !st.Kind.IsKeyed() {
-		return fmt.Errorf("format: savepoint %s: operator %s (%q) has no keyed state %q: %w", s.dir, op, o.Name, state, ErrNoState)
+	st, err := s.keyedState(op, state)
+	if err != nil {
+		return err
 	}
 	var stats ReadStats
 	for i := range st.Files {
@@ -643,6 +633,23 @@ func (s *Snapshot) CheckFiles(op OperatorID, state string) error {
 		c.close()
 	}
 	return nil
+}
+
+// keyedState returns the keyed state of operator op, or an error wrapping
+// ErrNoState that says what is missing.
+func (s *Snapshot) keyedState(op OperatorID, state string) (*State, error) {
+	o := s.md.Operator(op)
+	if o == nil {
+		return nil, fmt.Errorf("format: savepoint %s has no operator %s: %w", s.dir, op, ErrNoState)
+	}
+	st := o.State(state)
+	switch {
+	case st == nil:
+		return nil, fmt.Errorf("format: savepoint %s: operator %s (%q) has no state %q: %w", s.dir, op, o.Name, state, ErrNoState)
+	case !st.Kind.IsKeyed():
+		return nil, fmt.Errorf("format: savepoint %s: operator %s (%q) state %q is %s state, not keyed: %w", s.dir, op, o.Name, state, st.Kind, ErrNoState)
+	}
+	return st, nil
 }
 
 // Verify reads every block of every keyed state and checks it, returning
